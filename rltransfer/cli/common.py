@@ -1,0 +1,81 @@
+"""Argument helpers and output formatting shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def add_env_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """--env and --env-kwargs, as every command that takes an environment has them."""
+    parser.add_argument(
+        "--env",
+        required=required,
+        metavar="ID",
+        help="Gymnasium id: rltransfer/..., any registered id, or module:EnvId",
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        default=None,
+        metavar="KWARGS",
+        help="gym.make kwargs as JSON ('{\"gravity\": 15}') or key=value,key=value",
+    )
+
+
+def add_zoo_arg(parser: argparse.ArgumentParser) -> None:
+    """--zoo DIR."""
+    parser.add_argument(
+        "--zoo",
+        default=None,
+        metavar="DIR",
+        help="teacher zoo folder (default: $RLTRANSFER_ZOO, ./agents, or the shipped zoo)",
+    )
+
+
+def add_json_arg(parser: argparse.ArgumentParser) -> None:
+    """--json."""
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+
+
+def print_json(data: Any) -> None:
+    """Print JSON on stdout (NaN as null)."""
+    print(json.dumps(_clean(data), indent=2))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def format_cell(value: Any) -> str:
+    """Human form of one table cell."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return str(value)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain aligned text table."""
+    cells = [[format_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def command_line() -> str:
+    """The command that is running, shell-quoted (saved as command.txt in run folders)."""
+    return " ".join(shlex.quote(a) for a in ["rltransfer", *sys.argv[1:]])

@@ -1,0 +1,195 @@
+"""Build SB3 policies from a card's description, and look inside them.
+
+A teacher is stored as the state dict of an SB3 policy plus the arguments that rebuild it, so loading
+never unpickles anything. The same module tells other parts of rltransfer where a policy's hidden
+layers and action head are, for distillation and layer-wise representation matching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import torch
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.dqn.policies import DQNPolicy
+from stable_baselines3.sac.policies import SACPolicy
+from stable_baselines3.td3.policies import TD3Policy
+from torch import nn
+
+from rltransfer.errors import CardFormatError
+from rltransfer.registry import lookup
+
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3}
+"""SB3 algorithms rltransfer trains and transfers into, by lower-case name."""
+
+POLICY_CLASSES: dict[str, type[BasePolicy]] = {
+    "ppo": ActorCriticPolicy,
+    "a2c": ActorCriticPolicy,
+    "dqn": DQNPolicy,
+    "sac": SACPolicy,
+    "td3": TD3Policy,
+}
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+}
+
+# policy_kwargs keys that are plain JSON values and can be stored on a card.
+_PLAIN_KWARGS = {
+    "net_arch",
+    "log_std_init",
+    "ortho_init",
+    "use_sde",
+    "full_std",
+    "squash_output",
+    "use_expln",
+    "clip_mean",
+    "n_critics",
+    "share_features_extractor",
+    "normalize_images",
+}
+
+
+def algo_class(name: str) -> type[BaseAlgorithm]:
+    """The SB3 algorithm class for a name such as "ppo" (did-you-mean on typos)."""
+    return lookup(ALGOS, name, what="algorithm")
+
+
+def algo_name(model: BaseAlgorithm) -> str:
+    """Lower-case registry name of an SB3 model's algorithm."""
+    for name, cls in ALGOS.items():
+        if type(model) is cls:
+            return name
+    for name, cls in ALGOS.items():
+        if isinstance(model, cls):
+            return name
+    raise CardFormatError(f"unsupported algorithm {type(model).__name__}", fix=f"use one of {sorted(ALGOS)}")
+
+
+def encode_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Make policy kwargs JSON-safe (activation classes become names); unsupported keys raise."""
+    encoded: dict[str, Any] = {}
+    for key, value in policy_kwargs.items():
+        if key == "activation_fn":
+            names = [name for name, cls in ACTIVATIONS.items() if cls is value]
+            if not names:
+                raise CardFormatError(
+                    f"activation {value} cannot be stored on a card",
+                    fix=f"use one of {sorted(ACTIVATIONS)}",
+                )
+            encoded[key] = names[0]
+        elif key in _PLAIN_KWARGS:
+            encoded[key] = value
+        elif key in ("optimizer_class", "optimizer_kwargs"):
+            continue  # training-only settings, irrelevant for a frozen teacher
+        else:
+            raise CardFormatError(
+                f'policy kwarg "{key}" cannot be stored on a card',
+                fix=f"use only {sorted(_PLAIN_KWARGS | {'activation_fn'})}",
+            )
+    return encoded
+
+
+def decode_policy_kwargs(encoded: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of encode_policy_kwargs."""
+    decoded = dict(encoded)
+    if "activation_fn" in decoded:
+        decoded["activation_fn"] = lookup(ACTIVATIONS, str(decoded["activation_fn"]), what="activation")
+    return decoded
+
+
+def build_policy(
+    algo: str, observation_space: gym.Space[Any], action_space: gym.Space[Any], policy_kwargs: dict[str, Any]
+) -> BasePolicy:
+    """Construct an untrained SB3 policy of `algo`'s MLP kind for the given spaces."""
+    policy_class = lookup(POLICY_CLASSES, algo, what="algorithm")
+    policy = policy_class(observation_space, action_space, lambda _: 0.0, **decode_policy_kwargs(policy_kwargs))
+    policy.set_training_mode(False)
+    return policy
+
+
+@dataclass(frozen=True)
+class PolicyAnatomy:
+    """Where the parts of an SB3 policy are.
+
+    Attributes:
+        trunk: The hidden layers of the acting network, lowest first (Linear + activation pairs).
+        head: Maps the trunk's output to action logits, Q-values or the action mean.
+        output: "logits", "q_values", "gaussian_mean" or "squashed_mean".
+    """
+
+    trunk: list[nn.Module]
+    head: nn.Module
+    output: str
+
+
+def _linear_blocks(sequential: nn.Module) -> list[nn.Module]:
+    """Group an nn.Sequential into blocks ending after each activation following a Linear."""
+    blocks: list[nn.Module] = []
+    current: list[nn.Module] = []
+    for layer in sequential.children() if isinstance(sequential, nn.Sequential) else [sequential]:
+        current.append(layer)
+        if not isinstance(layer, nn.Linear):
+            blocks.append(nn.Sequential(*current))
+            current = []
+    if current:
+        blocks.append(nn.Sequential(*current))
+    return blocks
+
+
+def anatomy(policy: BasePolicy) -> PolicyAnatomy:
+    """Locate the acting network's hidden layers and head in any rltransfer-supported SB3 policy."""
+    if isinstance(policy, ActorCriticPolicy):
+        trunk = _linear_blocks(policy.mlp_extractor.policy_net)
+        kind = "logits" if isinstance(policy.action_space, gym.spaces.Discrete) else "gaussian_mean"
+        return PolicyAnatomy(trunk=trunk, head=policy.action_net, output=kind)
+    if isinstance(policy, DQNPolicy):
+        layers = list(policy.q_net.q_net.children())
+        return PolicyAnatomy(trunk=_linear_blocks(nn.Sequential(*layers[:-1])), head=layers[-1], output="q_values")
+    if isinstance(policy, SACPolicy):
+        actor = policy.actor
+        return PolicyAnatomy(trunk=_linear_blocks(actor.latent_pi), head=actor.mu, output="squashed_mean")
+    if isinstance(policy, TD3Policy):
+        layers = list(policy.actor.mu.children())
+        # TD3's actor ends with Linear + Tanh; the head is both.
+        return PolicyAnatomy(
+            trunk=_linear_blocks(nn.Sequential(*layers[:-2])), head=nn.Sequential(*layers[-2:]), output="squashed_mean"
+        )
+    raise CardFormatError(f"unsupported policy {type(policy).__name__}", fix=f"use one of {sorted(ALGOS)}")
+
+
+def hidden_features(policy: BasePolicy, obs: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Run the acting network on preprocessed-as-SB3 observations; return (hidden activations, head out).
+
+    For SAC the head output is the pre-tanh mean, for TD3 the tanh output (both in [-1, 1] units
+    after squashing); for PPO/A2C the logits or Gaussian mean; for DQN the Q-values.
+    """
+    parts = anatomy(policy)
+    features = (
+        policy.extract_features(obs, policy.features_extractor)
+        if not isinstance(policy, (DQNPolicy, SACPolicy, TD3Policy))
+        else _actor_features(policy, obs)
+    )
+    if isinstance(features, tuple):  # ActorCriticPolicy with separate extractors
+        features = features[0]
+    activations: list[torch.Tensor] = []
+    hidden = features
+    for block in parts.trunk:
+        hidden = block(hidden)
+        activations.append(hidden)
+    return activations, parts.head(hidden)
+
+
+def _actor_features(policy: BasePolicy, obs: torch.Tensor) -> torch.Tensor:
+    if isinstance(policy, DQNPolicy):
+        return policy.q_net.extract_features(obs, policy.q_net.features_extractor)
+    actor = policy.actor  # type: ignore[attr-defined]
+    return actor.extract_features(obs, actor.features_extractor)

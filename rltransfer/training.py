@@ -1,0 +1,227 @@
+"""Train a student in a run folder: the contract every method, `train`, `compare` and the demo share.
+
+A run folder holds `config.json` (resolved), `command.txt`, `episodes.csv` (timesteps,return,length
+per finished training episode), `decisions.jsonl` (transfer decisions), `tb/` (TensorBoard events),
+`student/` (the final student as a zoo teacher) and, last, `result.json`, whose presence marks the
+run as finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from rltransfer.errors import ConfigError
+from rltransfer.io import atomic_write_json, atomic_write_text
+from rltransfer.policies import ALGOS, algo_class
+
+RESULT_FILE = "result.json"
+EPISODES_FILE = "episodes.csv"
+DECISIONS_FILE = "decisions.jsonl"
+
+
+@dataclass(kw_only=True, frozen=True)
+class TrainConfig:
+    """A student run, fully resolved.
+
+    Attributes:
+        env_id: Target environment id.
+        env_kwargs: gym.make kwargs of the target.
+        algo: SB3 algorithm of the student.
+        total_timesteps: Environment steps to train for.
+        seed: Seed of environments, networks and sampling.
+        method: "scratch", "finetune", "kickstart", "jsrl", "instance", "representation" or "auto".
+        teacher: Teacher name or folder, "auto" for the top of the ranking, or None for scratch.
+        zoo: Zoo folder (None: the default zoo).
+        n_envs: Parallel training environments (None: the hyperparams of record).
+        hyperparams: Algorithm kwargs overriding the hyperparams of record.
+        policy_kwargs: Policy kwargs overriding the hyperparams of record.
+        transfer: Options of the transfer method (see rltransfer.transfer).
+    """
+
+    env_id: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    algo: str = "ppo"
+    total_timesteps: int = 50_000
+    seed: int = 0
+    method: str = "scratch"
+    teacher: str | None = None
+    zoo: str | None = None
+    n_envs: int | None = None
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    transfer: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.algo.lower() not in ALGOS:
+            algo_class(self.algo)
+        if self.total_timesteps <= 0:
+            raise ConfigError(f"total_timesteps must be positive, got {self.total_timesteps}", fix="pass --steps N")
+        if self.n_envs is not None and self.n_envs <= 0:
+            raise ConfigError(f"n_envs must be positive, got {self.n_envs}", fix="pass a positive n_envs")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (saved as config.json)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run reports (also result.json)."""
+
+    run_dir: str
+    env_id: str
+    method: str
+    seed: int
+    total_timesteps: int
+    episodes: int
+    final_return: float
+    wall_seconds: float
+    teacher: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return asdict(self)
+
+
+class EpisodeRecorder(BaseCallback):
+    """Append one `timesteps,return,length` row to episodes.csv per finished training episode.
+
+    Reads the `episode` entry that SB3's Monitor wrapper puts in `info`, so it works for every
+    algorithm and any number of environments. The file is flushed after each row: a run killed
+    mid-way keeps every finished episode.
+    """
+
+    def __init__(self, path: Path, *, append: bool = False) -> None:
+        super().__init__()
+        self.path = path
+        self.append = append
+        self.returns: list[float] = []
+        self._handle: Any = None
+        self._writer: Any = None
+
+    def _on_training_start(self) -> None:
+        mode = "a" if self.append and self.path.exists() else "w"
+        self._handle = open(self.path, mode, newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.writer(self._handle)
+        if mode == "w":
+            self._writer.writerow(["timesteps", "return", "length"])
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", []):
+            episode = info.get("episode")
+            if episode is not None:
+                self.returns.append(float(episode["r"]))
+                self._writer.writerow([self.num_timesteps, float(episode["r"]), int(episode["l"])])
+                self._handle.flush()
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def read_episodes(run_dir: str | Path) -> np.ndarray:
+    """episodes.csv of a run as an (n, 3) float array: timesteps, return, length."""
+    path = Path(run_dir) / EPISODES_FILE
+    if not path.exists():
+        return np.zeros((0, 3))
+    rows = [row for row in csv.reader(path.open(encoding="utf-8"))][1:]
+    return np.asarray([[float(v) for v in row] for row in rows if len(row) == 3], dtype=np.float64).reshape(-1, 3)
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    """True when the run wrote result.json (finished runs are skipped on resume)."""
+    return (Path(run_dir) / RESULT_FILE).is_file()
+
+
+def write_run_header(run_dir: Path, config: TrainConfig, command: str) -> None:
+    """config.json and command.txt, written atomically before training starts."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "config.json", config.to_dict())
+    atomic_write_text(run_dir / "command.txt", command + "\n")
+
+
+def finish_run(run_dir: Path, config: TrainConfig, returns: list[float], started: float) -> RunResult:
+    """Write result.json (atomically, last) and return it."""
+    tail = returns[-10:]
+    result = RunResult(
+        run_dir=str(run_dir),
+        env_id=config.env_id,
+        method=config.method,
+        seed=config.seed,
+        total_timesteps=config.total_timesteps,
+        episodes=len(returns),
+        final_return=float(np.mean(tail)) if tail else float("nan"),
+        wall_seconds=time.time() - started,
+        teacher=config.teacher,
+    )
+    atomic_write_text(run_dir / RESULT_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def make_student_env(config: TrainConfig, n_envs: int) -> Any:
+    """The student's vectorised, Monitor-wrapped training environments (seeded from config.seed)."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from rltransfer.make import check_env_id, make_env
+
+    check_env_id(config.env_id)
+    return make_vec_env(lambda: make_env(config.env_id, config.env_kwargs), n_envs=n_envs, seed=config.seed)
+
+
+def resolve_settings(config: TrainConfig) -> dict[str, Any]:
+    """Hyperparams of record for (algo, env) overridden by the config: n_envs, policy_kwargs, hyperparams."""
+    from rltransfer.hyperparams import default_hyperparams, merge
+
+    settings = merge(
+        default_hyperparams(config.algo, config.env_id),
+        {"policy_kwargs": config.policy_kwargs, "hyperparams": config.hyperparams},
+    )
+    if config.n_envs is not None:
+        settings["n_envs"] = config.n_envs
+    return settings
+
+
+def train_student(
+    config: TrainConfig, run_dir: str | Path, *, progress_bar: bool = False, command: str = ""
+) -> RunResult:
+    """Train a student from scratch in `run_dir` (transfer methods extend this in rltransfer.transfer)."""
+    import torch
+
+    from rltransfer.hyperparams import algo_kwargs
+    from rltransfer.policies import decode_policy_kwargs
+
+    if config.method != "scratch":
+        raise ConfigError(f'method "{config.method}" is not available in this build', fix="use --method scratch")
+    run_path = Path(run_dir)
+    started = time.time()
+    torch.manual_seed(config.seed)
+    settings = resolve_settings(config)
+    write_run_header(run_path, config, command or f"train_student({config})")
+    vec_env = make_student_env(config, int(settings["n_envs"]))
+    action_dim = int(np.prod(vec_env.action_space.shape or (1,)))
+    model = algo_class(config.algo)(
+        "MlpPolicy",
+        vec_env,
+        seed=config.seed,
+        device="cpu",
+        verbose=0,
+        tensorboard_log=str(run_path / "tb"),
+        policy_kwargs=decode_policy_kwargs(settings["policy_kwargs"]),
+        **algo_kwargs(settings["hyperparams"], action_dim),
+    )
+    recorder = EpisodeRecorder(run_path / EPISODES_FILE)
+    model.learn(
+        total_timesteps=config.total_timesteps, callback=recorder, progress_bar=progress_bar, tb_log_name=config.method
+    )
+    vec_env.close()
+    return finish_run(run_path, config, recorder.returns, started)
