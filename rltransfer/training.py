@@ -43,6 +43,8 @@ class TrainConfig:
         n_envs: Parallel training environments (None: the hyperparams of record).
         hyperparams: Algorithm kwargs overriding the hyperparams of record.
         policy_kwargs: Policy kwargs overriding the hyperparams of record.
+        mapping: Mapping.to_dict() of teacher → student spaces; None: identity when the spaces match,
+            else found by rltransfer.selection.find_mapping.
         transfer: Options of the transfer method (see rltransfer.transfer).
     """
 
@@ -57,6 +59,7 @@ class TrainConfig:
     n_envs: int | None = None
     hyperparams: dict[str, Any] = field(default_factory=dict)
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    mapping: dict[str, Any] | None = None
     transfer: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
