@@ -191,5 +191,5 @@ def hidden_features(policy: BasePolicy, obs: torch.Tensor) -> tuple[list[torch.T
 def _actor_features(policy: BasePolicy, obs: torch.Tensor) -> torch.Tensor:
     if isinstance(policy, DQNPolicy):
         return policy.q_net.extract_features(obs, policy.q_net.features_extractor)
-    actor = policy.actor  # type: ignore[attr-defined]
+    actor: Any = getattr(policy, "actor")  # noqa: B009  (SACPolicy / TD3Policy)
     return actor.extract_features(obs, actor.features_extractor)

@@ -73,9 +73,10 @@ class SpaceSignature:
         """Rebuild the Gymnasium space this signature describes."""
         if self.kind == "discrete":
             return gym.spaces.Discrete(self.n)
-        low = np.asarray(self.low, dtype=np.float64).reshape(self.shape)
-        high = np.asarray(self.high, dtype=np.float64).reshape(self.shape)
-        return gym.spaces.Box(low=low, high=high, shape=self.shape, dtype=np.dtype(self.dtype).type)
+        dtype = np.dtype(self.dtype)
+        low = np.asarray(self.low, dtype=dtype).reshape(self.shape)
+        high = np.asarray(self.high, dtype=dtype).reshape(self.shape)
+        return gym.spaces.Box(low=low, high=high, shape=self.shape, dtype=dtype.type)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (infinite bounds as the strings "inf" and "-inf")."""

@@ -298,7 +298,8 @@ def save_teacher(
         if missing:
             raise CardFormatError(f"transitions lack {sorted(missing)}", fix=f"give {TRANSITION_KEYS}")
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **{key: np.asarray(transitions[key]) for key in TRANSITION_KEYS})
+        arrays: dict[str, Any] = {key: np.asarray(transitions[key]) for key in TRANSITION_KEYS}
+        np.savez_compressed(buffer, **arrays)
         transitions_bytes = buffer.getvalue()
     card = replace(
         card,

@@ -69,7 +69,9 @@ def test_verify_passes_then_fails_after_one_byte_changes(tiny_zoo: Path, tmp_pat
 def test_tampered_transitions_fail(tiny_zoo: Path, tmp_path: Path) -> None:
     zoo = copy_zoo(tiny_zoo, tmp_path)
     path = zoo / "tiny-sac" / "transitions.npz"
-    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
     with pytest.raises(ChecksumError):
         load_teacher("tiny-sac", zoo).load_transitions()
 

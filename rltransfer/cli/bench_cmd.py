@@ -11,9 +11,12 @@ from rltransfer.benchmarks import BENCH_MODULES
 
 def register(subparsers: Any) -> None:
     """Add the bench subcommand with one sub-subcommand per benchmark module."""
-    parser = subparsers.add_parser("bench", help="run a benchmark and write results/",
-                                   description="Run one of rltransfer's benchmarks; each writes a results/ file "
-                                   "headed by its command, seeds, machine and date.")
+    parser = subparsers.add_parser(
+        "bench",
+        help="run a benchmark and write results/",
+        description="Run one of rltransfer's benchmarks; each writes a results/ file "
+        "headed by its command, seeds, machine and date.",
+    )
     commands = parser.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
     available = []
     for name in BENCH_MODULES:
@@ -25,8 +28,9 @@ def register(subparsers: Any) -> None:
             raise
         module.register(commands)
         available.append(name)
-    everything = commands.add_parser("all", help="run every benchmark in turn",
-                                     description=f"Run {', '.join(available)} with their defaults.")
+    everything = commands.add_parser(
+        "all", help="run every benchmark in turn", description=f"Run {', '.join(available)} with their defaults."
+    )
     everything.set_defaults(handler=_run_all, benchmarks=available, parent=parser)
 
 
