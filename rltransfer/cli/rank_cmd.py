@@ -1,0 +1,108 @@
+"""`rltransfer rank --env ID`: rank the zoo's teachers for a target without training."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_table, print_json
+
+
+def register(subparsers: Any) -> None:
+    """Add the rank subcommand."""
+    parser = subparsers.add_parser(
+        "rank",
+        help="rank teachers for a target env, without training",
+        description="Rank the zoo's teachers for a target environment from space signatures, dynamics "
+        "similarity and zero-shot probes of each mapped teacher; find the mapping (observation "
+        "dimension assignment and rescaling, action permutation, sign or binning) on the way.",
+    )
+    add_env_args(parser)
+    add_zoo_arg(parser)
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="target env steps the whole ranking may spend (default 2000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of rollouts and probes (default 0)")
+    parser.add_argument(
+        "--teachers", default=None, metavar="NAMES", help="comma-separated teacher names (default: the whole zoo)"
+    )
+    parser.add_argument(
+        "--out", default=None, metavar="FILE", help="also write the ranking (with full mappings) as JSON to FILE"
+    )
+    add_json_arg(parser)
+    parser.set_defaults(handler=_rank)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _rank(args: argparse.Namespace) -> int:
+    from rltransfer.io import atomic_write_json
+    from rltransfer.make import parse_env_kwargs
+    from rltransfer.selection import DEFAULT_BUDGET, rank_teachers, ranking_cost, recommendation
+
+    teachers = [name.strip() for name in args.teachers.split(",") if name.strip()] if args.teachers else None
+    rankings = rank_teachers(
+        args.env,
+        args.zoo,
+        env_kwargs=parse_env_kwargs(args.env_kwargs),
+        budget=args.budget if args.budget is not None else DEFAULT_BUDGET,
+        seed=args.seed,
+        teachers=teachers,
+    )
+    rows = [
+        {
+            "rank": position,
+            "teacher": ranking.teacher,
+            "score": ranking.score,
+            "mapping": ranking.mapping.to_dict(),
+            "mapping_summary": ranking.mapping.describe(),
+            "zero_shot_return": ranking.zero_shot_return,
+            "dynamics_similarity": ranking.evidence.get("dynamics", {}).get("similarity", 0.0),
+            "space_compatibility": ranking.evidence["space"]["compatibility"],
+            "recommended": position == 1 and ranking.fits,
+            "env_steps": ranking.env_steps,
+            "seconds": ranking.seconds,
+            "evidence": ranking.evidence,
+        }
+        for position, ranking in enumerate(rankings, start=1)
+    ]
+    if args.out:
+        atomic_write_json(
+            args.out,
+            _json_safe({"env": args.env, "recommendation": recommendation(rankings), "rankings": rows}),
+        )
+    if args.json:
+        print_json(_json_safe(rows))
+        return 0
+    table = [
+        [
+            row["rank"],
+            row["teacher"],
+            row["score"],
+            row["mapping_summary"],
+            row["space_compatibility"],
+            row["dynamics_similarity"],
+            row["zero_shot_return"],
+            row["env_steps"],
+            f"{row['seconds']:.1f}s",
+        ]
+        for row in rows
+    ]
+    headers = ["rank", "teacher", "score", "mapping", "space", "dynamics", "zero-shot", "env steps", "time"]
+    print(format_table(headers, table))
+    print(f"ranking cost: {ranking_cost(rankings)} target env steps")
+    print(f"recommendation: {recommendation(rankings)}")
+    return 0

@@ -1,0 +1,526 @@
+"""Find an inter-task mapping from data, without training a policy (MASTER-style, Taylor et al. 2008).
+
+1. A one-step model is fitted on the teacher's stored source transitions: ridge regression of the
+   standardized Δobs on [1, z, z⊗z, action, action⊗z] (z = standardized observation).
+2. Every observation dimension, of the teacher's source data and of a short random-policy rollout in
+   the target, gets a signature that is invariant to permutation, scale and sign: lag-1
+   autocorrelation, speed (std Δ / std), share of Δ explained by the action and by the other
+   dimensions, |skew|, kurtosis, discreteness, boundedness and the largest |corr(Δ, other dims)|.
+   scipy's linear_sum_assignment on the signature distances gives a first dimension assignment
+   (with a "pad" column per teacher dimension; student dimensions left over are dropped).
+3. A local search (sign flips, swaps, re-assignments, padding) refines assignment and signs by the
+   model's error on the mapped target data; for every candidate the best action map is exact: a
+   linear assignment of teacher to student actions (permutation), of levels to actions (binning
+   between discrete and continuous), or an enumeration of dimension orders and signs (continuous).
+4. Candidates become ObsMaps with scales from bound ranges (when both dims are bounded and agree with
+   the std ratio) or std ratios, plus unit-scale variants; ties prefer the simpler map.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import kurtosis, skew
+
+from rltransfer.mapping import ActionMap, ObsMap
+from rltransfer.probes import Rollouts
+
+UNBOUNDED = 1e6
+"""Bounds beyond this magnitude count as infinite."""
+PAD_ERROR = 1.0
+"""Normalized model error charged for a teacher dimension with no student counterpart."""
+COMPLEXITY_COST = 0.002
+"""Normalized model error one non-identity part of a mapping must buy back to be preferred."""
+_FEATURE_WEIGHTS = np.array([2.0, 2.0, 2.0, 2.0, 0.5, 0.5, 1.0, 0.5, 1.0, 1.0])
+_PAD_COST = 3.0
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    sa, sb = a.std(), b.std()
+    if sa < 1e-12 or sb < 1e-12:
+        return 0.0
+    return float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
+
+
+def _r2(y: np.ndarray, x: np.ndarray) -> float:
+    """Share of var(y) explained by a least-squares fit on x (with intercept)."""
+    var = y.var()
+    if var < 1e-12:
+        return 0.0
+    design = np.column_stack([np.ones(len(y)), x]) if x.size else np.ones((len(y), 1))
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return float(np.clip(1.0 - np.mean((design @ coef - y) ** 2) / var, 0.0, 1.0))
+
+
+def _finite_bounds(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    return (np.abs(low) < UNBOUNDED) & (np.abs(high) < UNBOUNDED) & (high > low)
+
+
+@dataclass(frozen=True)
+class DimStats:
+    """Per-dimension statistics of one side's random-policy data."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    features: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    @property
+    def bounded(self) -> np.ndarray:
+        """Which dimensions have finite bounds."""
+        return _finite_bounds(self.low, self.high)
+
+
+def dim_stats(
+    obs: np.ndarray, next_obs: np.ndarray, actions: np.ndarray, action_space: gym.Space[Any], low: Any, high: Any
+) -> DimStats:
+    """Scale-, sign- and order-invariant signatures of each observation dimension."""
+    delta = next_obs - obs
+    dim = obs.shape[1]
+    if isinstance(action_space, gym.spaces.Discrete):
+        action_design = np.eye(int(action_space.n))[actions.astype(np.int64).reshape(-1)][:, 1:]
+    else:
+        action_design = actions.reshape(len(actions), -1).astype(np.float64)
+    std = obs.std(axis=0)
+    features = np.zeros((dim, len(_FEATURE_WEIGHTS)))
+    for i in range(dim):
+        value, change = obs[:, i], delta[:, i]
+        others = np.delete(obs, i, axis=1)
+        top = sorted((abs(_corr(change, others[:, k])) for k in range(others.shape[1])), reverse=True)[:2]
+        standardized = (value - value.mean()) / std[i] if std[i] > 1e-12 else np.zeros_like(value)
+        features[i] = [
+            _corr(value, next_obs[:, i]),
+            min(change.std() / std[i], 2.0) / 2.0 if std[i] > 1e-12 else 0.0,
+            _r2(change, action_design),
+            _r2(change, others),
+            min(abs(float(skew(standardized))), 3.0) / 3.0 if std[i] > 1e-12 else 0.0,
+            float(np.clip(kurtosis(standardized), -2.0, 6.0)) / 6.0 if std[i] > 1e-12 else 0.0,
+            1.0 - min(len(np.unique(np.round(value, 6))) / len(value), 1.0),
+            *(top + [0.0] * (2 - len(top))),
+            0.0,
+        ]
+    low_arr = np.asarray(low, dtype=np.float64).reshape(-1)
+    high_arr = np.asarray(high, dtype=np.float64).reshape(-1)
+    features[:, 9] = _finite_bounds(low_arr, high_arr).astype(np.float64)
+    return DimStats(mean=obs.mean(axis=0), std=std, features=features, low=low_arr, high=high_arr)
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """One-step model of the source task in standardized teacher coordinates (ridge regression)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    delta_var: np.ndarray
+    weights: np.ndarray
+    action_space: gym.Space[Any]
+    heldout_error: float
+
+    def encode(self, teacher_actions: np.ndarray) -> np.ndarray:
+        """Teacher actions → model inputs (one-hot, or Box actions scaled to [-1, 1])."""
+        if isinstance(self.action_space, gym.spaces.Discrete):
+            return np.eye(int(self.action_space.n))[np.asarray(teacher_actions).astype(np.int64).reshape(-1)]
+        low, high = self.action_space.low.astype(np.float64), self.action_space.high.astype(np.float64)
+        centre, half = (high + low) / 2, np.maximum((high - low) / 2, 1e-8)
+        values = np.asarray(teacher_actions, dtype=np.float64).reshape(-1, low.size)
+        return np.clip((values - centre) / half, -1.0, 1.0)
+
+    @staticmethod
+    def design(z: np.ndarray, encoded: np.ndarray) -> np.ndarray:
+        """Features [1, z, upper-triangle z⊗z, action, action⊗z]."""
+        rows, dim = z.shape
+        upper = np.triu_indices(dim)
+        quad = (z[:, :, None] * z[:, None, :])[:, upper[0], upper[1]]
+        inter = (encoded[:, :, None] * z[:, None, :]).reshape(rows, -1)
+        return np.column_stack([np.ones(rows), z, quad, encoded, inter])
+
+    def predict(self, z: np.ndarray, encoded: np.ndarray) -> np.ndarray:
+        """Predicted standardized Δobs."""
+        return self.design(z, encoded) @ self.weights
+
+    def standardize(self, obs: np.ndarray) -> np.ndarray:
+        """Teacher-space observations → z."""
+        return (obs - self.mean) / self.std
+
+
+def fit_source_model(
+    transitions: dict[str, np.ndarray], action_space: gym.Space[Any], *, seed: int, ridge: float = 1e-2
+) -> SourceModel:
+    """Fit the one-step model on all stored source rows; its held-out normalized error is kept."""
+    obs = transitions["obs"].astype(np.float64).reshape(len(transitions["obs"]), -1)
+    next_obs = transitions["next_obs"].astype(np.float64).reshape(len(obs), -1)
+    random_rows = transitions["source"] == 0
+    reference = obs[random_rows] if random_rows.sum() > 10 else obs
+    mean, std = reference.mean(axis=0), reference.std(axis=0)
+    std = np.where(std > 1e-8, std, np.maximum(obs.std(axis=0), 1e-8))
+    z, dz = (obs - mean) / std, (next_obs - obs) / std
+    model = SourceModel(
+        mean=mean,
+        std=std,
+        delta_var=np.maximum(dz.var(axis=0), 1e-12),
+        weights=np.zeros(0),
+        action_space=action_space,
+        heldout_error=0.0,
+    )
+    design = model.design(z, model.encode(transitions["actions"]))
+    order = np.random.default_rng(seed).permutation(len(z))
+    train, test = order[: int(0.8 * len(z))], order[int(0.8 * len(z)) :]
+
+    def solve(rows: np.ndarray) -> np.ndarray:
+        gram = design[rows].T @ design[rows] + ridge * len(rows) * np.eye(design.shape[1])
+        return np.linalg.solve(gram, design[rows].T @ dz[rows])
+
+    weights = solve(train)
+    heldout = float(np.mean(np.mean((design[test] @ weights - dz[test]) ** 2, axis=0) / model.delta_var))
+    return SourceModel(
+        mean=mean,
+        std=std,
+        delta_var=model.delta_var,
+        weights=solve(order),
+        action_space=action_space,
+        heldout_error=heldout,
+    )
+
+
+def _evenly_spaced(space: gym.spaces.Box, count: int) -> np.ndarray:
+    return np.linspace(float(space.low.reshape(-1)[0]), float(space.high.reshape(-1)[0]), count)
+
+
+def action_kind(teacher_space: gym.Space[Any], student_space: gym.Space[Any]) -> str | None:
+    """Which ActionMap kind bridges the two action spaces, or None when none does."""
+    teacher_discrete = isinstance(teacher_space, gym.spaces.Discrete)
+    student_discrete = isinstance(student_space, gym.spaces.Discrete)
+    if teacher_discrete and student_discrete:
+        return "permutation" if teacher_space.n == student_space.n else None
+    if not isinstance(teacher_space, (gym.spaces.Discrete, gym.spaces.Box)) or not isinstance(
+        student_space, (gym.spaces.Discrete, gym.spaces.Box)
+    ):
+        return None
+    if teacher_discrete:
+        return "bins" if int(np.prod(student_space.shape)) == 1 else None
+    if student_discrete:
+        return "nearest" if int(np.prod(teacher_space.shape)) == 1 else None
+    teacher_dim, student_dim = int(np.prod(teacher_space.shape)), int(np.prod(student_space.shape))
+    return "affine" if teacher_dim == student_dim and teacher_dim <= 4 else None
+
+
+def score_actions(
+    model: SourceModel,
+    z: np.ndarray,
+    dz: np.ndarray,
+    matched: np.ndarray,
+    student_actions: np.ndarray,
+    student_space: gym.Space[Any],
+) -> tuple[float, ActionMap]:
+    """Model error of mapped target data under the best action map, and that map.
+
+    `z`, `dz`: target data mapped into standardized teacher coordinates; `matched`: teacher dims with
+    a student counterpart (the others are charged PAD_ERROR each).
+    """
+    teacher_space = model.action_space
+    kind = action_kind(teacher_space, student_space)
+    pad_penalty = PAD_ERROR * float((~matched).sum())
+    dim = len(matched)
+
+    def row_errors(encoded: np.ndarray) -> np.ndarray:
+        residual = (model.predict(z, encoded) - dz)[:, matched] ** 2 / model.delta_var[matched]
+        return np.minimum(residual, 25.0).sum(axis=1)
+
+    def total(sum_error: float) -> float:
+        return float((sum_error / len(z) + pad_penalty) / dim)
+
+    if kind in ("permutation", "nearest", "bins"):
+        if kind == "permutation":
+            options = np.arange(int(teacher_space.n))
+            encoded_options = [model.encode(np.full(len(z), t)) for t in options]
+            groups = student_actions.astype(np.int64).reshape(-1)
+            n_groups = int(student_space.n)
+        elif kind == "nearest":
+            levels = _evenly_spaced(teacher_space, int(student_space.n))
+            encoded_options = [model.encode(np.full((len(z), 1), level)) for level in levels]
+            groups = student_actions.astype(np.int64).reshape(-1)
+            n_groups = int(student_space.n)
+        else:
+            student_levels = _evenly_spaced(student_space, int(teacher_space.n))
+            values = student_actions.astype(np.float64).reshape(-1)
+            groups = np.argmin(np.abs(values[:, None] - student_levels[None]), axis=1)
+            encoded_options = [model.encode(np.full(len(z), t)) for t in range(int(teacher_space.n))]
+            n_groups = int(teacher_space.n)
+        errors = np.column_stack([row_errors(encoded) for encoded in encoded_options])
+        cost = np.zeros((errors.shape[1], n_groups))
+        for group in range(n_groups):
+            cost[:, group] = errors[groups == group].sum(axis=0)
+        rows, cols = linear_sum_assignment(cost)
+        error = total(float(cost[rows, cols].sum()))
+        if kind == "permutation":
+            permutation = tuple(int(c) for c in cols)
+            is_identity = permutation == tuple(range(len(permutation)))
+            return error, ActionMap() if is_identity else ActionMap(kind="permutation", permutation=permutation)
+        if kind == "nearest":
+            values_by_action = [0.0] * n_groups
+            for level, action in zip(rows, cols, strict=True):
+                values_by_action[action] = float(levels[level])
+            return error, ActionMap(kind="nearest", values=tuple((v,) for v in values_by_action))
+        return error, ActionMap(kind="bins", values=tuple((float(student_levels[c]),) for c in cols))
+    if kind == "affine":
+        assert isinstance(teacher_space, gym.spaces.Box) and isinstance(student_space, gym.spaces.Box)
+        t_low, t_high = teacher_space.low.reshape(-1).astype(np.float64), teacher_space.high.reshape(-1)
+        s_low, s_high = student_space.low.reshape(-1).astype(np.float64), student_space.high.reshape(-1)
+        t_centre, t_half = (t_high + t_low) / 2, np.maximum((t_high - t_low) / 2, 1e-8)
+        s_centre, s_half = (s_high + s_low) / 2, (s_high - s_low) / 2
+        values = student_actions.astype(np.float64).reshape(len(z), -1)
+        best: tuple[float, ActionMap] | None = None
+        size = len(t_low)
+        for index in itertools.permutations(range(size)):
+            for signs in itertools.product((1.0, -1.0), repeat=size):
+                scale = np.asarray(signs) * s_half / t_half[list(index)]
+                offset = s_centre - scale * t_centre[list(index)]
+                teacher_values = np.zeros_like(values)
+                teacher_values[:, list(index)] = (values - offset) / scale
+                error = total(float(row_errors(model.encode(teacher_values)).sum()))
+                if best is None or error < best[0] - 1e-12:
+                    identity = index == tuple(range(size)) and np.allclose(scale, 1) and np.allclose(offset, 0)
+                    action_map = (
+                        ActionMap()
+                        if identity
+                        else ActionMap(
+                            kind="affine",
+                            index=tuple(index),
+                            scale=tuple(float(v) for v in scale),
+                            offset=tuple(float(v) for v in offset),
+                        )
+                    )
+                    best = (error, action_map)
+        assert best is not None
+        return best
+    return float("inf"), ActionMap()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate mapping with the model's verdict on it."""
+
+    obs_map: ObsMap
+    action_map: ActionMap
+    model_error: float
+    complexity: int
+    zero_shot: float | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def penalized(self) -> float:
+        """Model error plus COMPLEXITY_COST per non-identity part (equivalent maps: the simpler wins)."""
+        return self.model_error + COMPLEXITY_COST * self.complexity
+
+
+def complexity_of(obs_map: ObsMap, action_map: ActionMap) -> int:
+    """How far a mapping is from identity: moved, negated, rescaled or padded dims, plus the action map."""
+    moved = sum(1 for j, i in enumerate(obs_map.index) if i != j)
+    negated = sum(1 for s in obs_map.scale if s < 0)
+    rescaled = int(any(abs(abs(s) - 1.0) > 1e-9 for s in obs_map.scale))
+    return moved + negated + rescaled + int(action_map.kind != "identity")
+
+
+class MappingSearch:
+    """Search the mappings of one teacher (source model) onto one target (random rollouts)."""
+
+    def __init__(
+        self,
+        model: SourceModel,
+        source_stats: DimStats,
+        target: Rollouts,
+        observation_space: gym.spaces.Box,
+        action_space: gym.Space[Any],
+    ) -> None:
+        self.model = model
+        self.source = source_stats
+        self.target = target
+        self.action_space = action_space
+        obs = target.obs.reshape(len(target.obs), -1)
+        next_obs = target.next_obs.reshape(len(obs), -1)
+        self.student = dim_stats(
+            obs, next_obs, target.actions, action_space, observation_space.low, observation_space.high
+        )
+        safe_std = np.where(self.student.std > 1e-8, self.student.std, 1.0)
+        self._zs = (obs - self.student.mean) / safe_std
+        self._dzs = (next_obs - obs) / safe_std
+        self._obs, self._next_obs = obs, next_obs
+        self.evaluations = 0
+
+    @property
+    def teacher_dim(self) -> int:
+        """Teacher observation size."""
+        return len(self.source.mean)
+
+    def _standardized_error(self, assign: tuple[int, ...], signs: tuple[float, ...]) -> tuple[float, ActionMap]:
+        self.evaluations += 1
+        index = np.asarray(assign)
+        matched = index >= 0
+        take = np.clip(index, 0, None)
+        sign = np.asarray(signs) * matched
+        z = self._zs[:, take] * sign
+        dz = self._dzs[:, take] * sign
+        return score_actions(self.model, z, dz, matched, self.target.actions, self.action_space)
+
+    def evaluate_map(self, obs_map: ObsMap) -> tuple[float, ActionMap]:
+        """Model error (and best action map) of a concrete observation map."""
+        self.evaluations += 1
+        matched = np.asarray(obs_map.index) >= 0
+        mapped, mapped_next = obs_map.apply(self._obs), obs_map.apply(self._next_obs)
+        z = self.model.standardize(mapped.astype(np.float64))
+        dz = (mapped_next.astype(np.float64) - mapped) / self.model.std
+        return score_actions(self.model, z, dz, matched, self.target.actions, self.action_space)
+
+    def initial_assignment(self) -> tuple[int, ...]:
+        """Dimension assignment by signature distance (linear_sum_assignment with pad columns)."""
+        distance = np.abs(self.source.features[:, None, :] - self.student.features[None, :, :]) @ _FEATURE_WEIGHTS
+        dim = self.teacher_dim
+        pad = np.full((dim, dim), 1e9)
+        np.fill_diagonal(pad, _PAD_COST)
+        rows, cols = linear_sum_assignment(np.hstack([distance, pad]))
+        assign = [-1] * dim
+        for row, col in zip(rows, cols, strict=True):
+            assign[row] = int(col) if col < distance.shape[1] else -1
+        return tuple(assign)
+
+    def local_search(
+        self, assign: tuple[int, ...], signs: tuple[float, ...], *, max_rounds: int = 12
+    ) -> list[tuple[float, tuple[int, ...], tuple[float, ...]]]:
+        """Best-improvement search over sign flips, swaps and re-assignments; every evaluated state."""
+        seen: dict[tuple[tuple[int, ...], tuple[float, ...]], float] = {}
+
+        def error(state: tuple[tuple[int, ...], tuple[float, ...]]) -> float:
+            if state not in seen:
+                seen[state] = self._standardized_error(*state)[0]
+            return seen[state]
+
+        current = (assign, signs)
+        dim, student_dim = self.teacher_dim, len(self.student.mean)
+        for _ in range(max_rounds):
+            base = error(current)
+            moves = []
+            a, s = list(current[0]), list(current[1])
+            for j in range(dim):
+                moves.append((a, [(-v if k == j else v) for k, v in enumerate(s)]))
+                for k in range(j + 1, dim):
+                    moves.append((a, [(-v if m in (j, k) else v) for m, v in enumerate(s)]))
+                    swapped = list(a)
+                    swapped[j], swapped[k] = a[k], a[j]
+                    for sj, sk in itertools.product((1.0, -1.0), repeat=2):
+                        signs_swapped = list(s)
+                        signs_swapped[j], signs_swapped[k] = s[k] * sj, s[j] * sk
+                        moves.append((swapped, signs_swapped))
+                for free in [i for i in range(student_dim) if i not in a] + ([-1] if a[j] != -1 else []):
+                    moved = list(a)
+                    moved[j] = free
+                    for sign in (1.0, -1.0):
+                        moves.append((moved, [sign if m == j else v for m, v in enumerate(s)]))
+            scored = [(error((tuple(m[0]), tuple(m[1]))), tuple(m[0]), tuple(m[1])) for m in moves]
+            best = min(scored, key=lambda item: item[0])
+            if best[0] >= base * 0.99:
+                break
+            current = (best[1], best[2])
+        return sorted((value, state[0], state[1]) for state, value in seen.items())
+
+    def obs_maps(self, assign: tuple[int, ...], signs: tuple[float, ...]) -> list[ObsMap]:
+        """Concrete maps for an assignment: scales from bounds or std ratios, and a unit-scale variant."""
+        scaled_scale, scaled_offset, unit_scale, unit_offset = [], [], [], []
+        unit_possible = True
+        for j, (i, sign) in enumerate(zip(assign, signs, strict=True)):
+            if i < 0:
+                for target in (scaled_scale, unit_scale):
+                    target.append(0.0)
+                scaled_offset.append(float(self.source.mean[j]))
+                unit_offset.append(float(self.source.mean[j]))
+                continue
+            std_ratio = self.source.std[j] / self.student.std[i] if self.student.std[i] > 1e-8 else 1.0
+            ratio, centre_t, centre_s = std_ratio, self.source.mean[j], self.student.mean[i]
+            if self.source.bounded[j] and self.student.bounded[i]:
+                range_ratio = (self.source.high[j] - self.source.low[j]) / (self.student.high[i] - self.student.low[i])
+                if 0.5 <= range_ratio / std_ratio <= 2.0:
+                    ratio = range_ratio
+                    centre_t = (self.source.high[j] + self.source.low[j]) / 2
+                    centre_s = (self.student.high[i] + self.student.low[i]) / 2
+            scale = float(sign * ratio)
+            offset = float(centre_t - scale * centre_s)
+            if abs(offset) < 0.2 * self.source.std[j]:
+                offset = 0.0
+            scaled_scale.append(scale)
+            scaled_offset.append(offset)
+            unit_possible &= 0.5 <= std_ratio <= 2.0
+            unit_scale.append(float(sign))
+            unit_offset.append(0.0)
+        maps = [ObsMap(index=tuple(assign), scale=tuple(scaled_scale), offset=tuple(scaled_offset))]
+        if unit_possible:
+            maps.append(ObsMap(index=tuple(assign), scale=tuple(unit_scale), offset=tuple(unit_offset)))
+        return maps
+
+    def candidates(self, *, keep: int = 4) -> list[Candidate]:
+        """The best distinct candidates, best (penalized model error) first."""
+        starts = [(self.initial_assignment(), (1.0,) * self.teacher_dim)]
+        if len(self.student.mean) == self.teacher_dim:
+            starts.append((tuple(range(self.teacher_dim)), (1.0,) * self.teacher_dim))
+        states: dict[tuple[tuple[int, ...], tuple[float, ...]], float] = {}
+        for assign, signs in dict.fromkeys(starts):
+            for value, a, s in self.local_search(assign, signs):
+                states[(a, s)] = value
+        ranked = sorted(states.items(), key=lambda item: item[1])[:keep]
+        out: dict[tuple[Any, ...], Candidate] = {}
+        obs_maps = [m for (a, s), _ in ranked for m in self.obs_maps(a, s)]
+        if len(self.student.mean) == self.teacher_dim:
+            obs_maps.append(ObsMap.identity(self.teacher_dim))
+        for obs_map in obs_maps:
+            error, action_map = self.evaluate_map(obs_map)
+            key = (obs_map, action_map)
+            out[key] = Candidate(
+                obs_map=obs_map, action_map=action_map, model_error=error, complexity=complexity_of(obs_map, action_map)
+            )
+        return sorted(out.values(), key=lambda c: c.penalized)
+
+
+def confirm(
+    candidates: list[Candidate],
+    probe: Callable[[Candidate, int], float] | None,
+    *,
+    ratio: float = 1.5,
+    slack: float = 0.005,
+    most: int = 3,
+) -> tuple[Candidate, list[Candidate]]:
+    """Zero-shot the plausible candidates (penalized error ≤ ratio·best + slack); pick the best return.
+
+    Returns (chosen, probed). Zero-shot returns within 0.1 of each other count as a tie, broken by the
+    penalized model error.
+    """
+    best = candidates[0]
+    plausible, seen = [], set()
+    for candidate in candidates:
+        key = (candidate.obs_map.index, tuple(np.sign(candidate.obs_map.scale)), candidate.action_map)
+        if candidate.penalized <= ratio * best.penalized + slack and key not in seen:
+            plausible.append(candidate)
+            seen.add(key)
+    plausible = plausible[:most]
+    if probe is None:
+        return best, []
+    probed = [
+        Candidate(
+            obs_map=c.obs_map,
+            action_map=c.action_map,
+            model_error=c.model_error,
+            complexity=c.complexity,
+            zero_shot=probe(c, i),
+        )
+        for i, c in enumerate(plausible)
+    ]
+    valid = [c for c in probed if c.zero_shot is not None and np.isfinite(c.zero_shot)]
+    if not valid:
+        return probed[0], probed
+    top = max(c.zero_shot for c in valid if c.zero_shot is not None)
+    near = [c for c in valid if c.zero_shot is not None and c.zero_shot >= top - 0.1]
+    return min(near, key=lambda c: c.penalized), probed

@@ -1,0 +1,414 @@
+"""Rank the zoo's teachers for a target environment without a single gradient step.
+
+Three training-free signals, measured per teacher:
+
+1. **Space compatibility** (0..1, from the space signatures alone): 1 for identical spaces, less for
+   each conversion the mapping needs (other bounds −0.1, other observation size −0.2, binning
+   between discrete and continuous actions −0.2), 0 when no mapping bridges the action spaces.
+2. **Dynamics similarity** (0..1): the teacher's one-step source model (fitted on its stored
+   transitions) scored on mapped random-policy target data — its R² there over its held-out R² on
+   the source (Ammar et al. 2014, MASTER) — 0.7 of the weight; and the overlap exp(−W₁) of the mapped
+   target and source state distributions (scipy's wasserstein_distance per dimension, in teacher std
+   units) — 0.3.
+3. **Zero-shot return** of the mapped teacher in the target, over a few episodes cut at a common
+   horizon H, normalized so that 0 is the random policy in the target and 1 is the teacher's own
+   return on its source task over the same H steps.
+
+They combine as::
+
+    score = compatibility × (0.7 · clip(zero_shot, 0, 1) + 0.3 · dynamics_similarity)
+
+Why: a zero-shot rollout is the cheapest strong predictor of transfer benefit — it measures the
+teacher's behaviour where the student will learn, through exactly the mapping the controller will use
+— so it carries most of the weight. It saturates at 0 for every teacher that fails outright, and it
+is noisy with few episodes; dynamics similarity orders those teachers (a teacher whose world behaves
+like the target's still carries useful features and values) and breaks ties. Compatibility multiplies
+because every conversion loses information and an unbridgeable gap rules a teacher out. When the best
+score is below SCRATCH_THRESHOLD no teacher fits: the recommendation is to train from scratch.
+
+Every target env step is spent in rltransfer.probes (random rollouts shared by all teachers, then
+zero-shot probes within the budget), so a ranking's cost is exact.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from rltransfer.errors import ConfigError, RLTransferError, UnknownTeacherError
+from rltransfer.evaluation import policy_act
+from rltransfer.mapping import MappedTeacher, Mapping, ObsMap
+from rltransfer.mapping_search import (
+    Candidate,
+    MappingSearch,
+    SourceModel,
+    action_kind,
+    confirm,
+    dim_stats,
+    fit_source_model,
+)
+from rltransfer.probes import Rollouts, env_horizon, normalized_return, random_rollouts, source_returns, zero_shot
+from rltransfer.spaces import SpaceSignature
+from rltransfer.zoo import Teacher, list_teacher_names, load_teacher
+
+DEFAULT_BUDGET = 2000
+"""Target env steps a whole ranking may spend (random rollouts + zero-shot probes)."""
+SCRATCH_THRESHOLD = 0.3
+"""Below this best score no teacher fits the target: train from scratch."""
+ZERO_SHOT_WEIGHT = 0.7
+"""Weight of the normalized zero-shot return in the score (the rest goes to dynamics similarity)."""
+SOURCE_STEPS = 2000
+"""Source transitions sampled for a teacher that has none stored (source env steps, not target)."""
+
+
+@dataclass(kw_only=True, frozen=True)
+class Ranking:
+    """One teacher's place in a ranking.
+
+    Attributes:
+        teacher: Teacher name (zoo folder).
+        score: 0..1, higher is better (see the module docstring for how it is made).
+        mapping: The chosen teacher ↔ target mapping (to_dict() is what the controller uses).
+        evidence: Every signal measured: "space", "dynamics", "zero_shot", "mapping" blocks.
+        env_steps: Target env steps spent on this teacher (its probes plus its share of the
+            shared random rollouts; the sum over a ranking is the ranking's cost).
+        seconds: Wall time spent on this teacher (same sharing).
+    """
+
+    teacher: str
+    score: float
+    mapping: Mapping
+    evidence: dict[str, Any] = field(default_factory=dict)
+    env_steps: int = 0
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.score) or not 0.0 <= self.score <= 1.0:
+            raise ConfigError(f"ranking score {self.score} outside 0..1", fix="scores are clipped to 0..1")
+
+    @property
+    def zero_shot_return(self) -> float:
+        """Normalized zero-shot return of the mapped teacher (nan when not probed)."""
+        return float(self.evidence.get("zero_shot", {}).get("normalized", float("nan")))
+
+    @property
+    def fits(self) -> bool:
+        """Whether the score clears SCRATCH_THRESHOLD."""
+        return self.score >= SCRATCH_THRESHOLD
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "teacher": self.teacher,
+            "score": self.score,
+            "mapping": self.mapping.to_dict(),
+            "mapping_summary": self.mapping.describe(),
+            "zero_shot_return": self.zero_shot_return,
+            "evidence": self.evidence,
+            "env_steps": self.env_steps,
+            "seconds": self.seconds,
+        }
+
+
+def recommendation(rankings: list[Ranking]) -> str:
+    """One line: which teacher to start from, or to train from scratch when none fits."""
+    if not rankings or not rankings[0].fits:
+        best = f" (best: {rankings[0].teacher}, score {rankings[0].score:.2f})" if rankings else ""
+        return f"train from scratch: no teacher fits this target{best}; scores below {SCRATCH_THRESHOLD}"
+    top = rankings[0]
+    return f'start from "{top.teacher}" (score {top.score:.2f}, mapping: {top.mapping.describe()})'
+
+
+def space_compatibility(card_obs: SpaceSignature, card_action: SpaceSignature, env: gym.Env[Any, Any]) -> float:
+    """0..1 from the space signatures alone (see the module docstring)."""
+    student_obs, student_action = SpaceSignature.of(env.observation_space), SpaceSignature.of(env.action_space)
+    if card_obs.kind != "box" or student_obs.kind != "box" or len(card_obs.shape) != 1 or len(student_obs.shape) != 1:
+        return 1.0 if card_obs.same_as(student_obs) and card_action.same_as(student_action) else 0.0
+    kind = action_kind(card_action.to_space(), env.action_space)
+    if kind is None:
+        return 0.0
+    score = 1.0
+    if not card_obs.same_as(student_obs):
+        score -= 0.1 if card_obs.shape == student_obs.shape else 0.2
+    if kind in ("bins", "nearest"):
+        score -= 0.2
+    elif not card_action.same_as(student_action):
+        score -= 0.1
+    return score
+
+
+def source_transitions(teacher: Teacher, *, seed: int) -> tuple[dict[str, np.ndarray] | None, int]:
+    """The teacher's stored source transitions, else SOURCE_STEPS sampled in its source env (and how many)."""
+    stored = teacher.load_transitions()
+    if stored is not None:
+        return stored, 0
+    from rltransfer.make import make_env
+    from rltransfer.recipes import sample_transitions
+
+    try:
+        env = make_env(teacher.card.env_id, teacher.card.env_kwargs)
+    except RLTransferError:
+        return None, 0
+    try:
+        return sample_transitions(env, policy_act(teacher.policy), steps=SOURCE_STEPS, seed=seed), SOURCE_STEPS
+    finally:
+        env.close()
+
+
+class _Target:
+    """The target env with its shared random rollouts; every probe goes through here."""
+
+    def __init__(self, env: gym.Env[Any, Any], *, random_steps: int, seed: int) -> None:
+        self.env = env
+        self.seed = seed
+        self.horizon = env_horizon(env)
+        self.rollouts: Rollouts = random_rollouts(env, steps=random_steps, seed=seed)
+
+    def probe(self, teacher: Teacher, mapping: Mapping, *, episodes: int, horizon: int) -> tuple[float, int]:
+        """(mean return over `episodes` zero-shot episodes cut at `horizon`, env steps spent)."""
+        mapped = MappedTeacher(teacher, mapping, self.env.action_space)
+        result = zero_shot(
+            self.env, lambda obs: mapped.act(obs), episodes=episodes, horizon=horizon, seed=self.seed + 7919
+        )
+        return result.mean, result.env_steps
+
+
+def _teacher_reference(teacher: Teacher, transitions: dict[str, np.ndarray] | None, horizon: int) -> float:
+    """The teacher's own first-`horizon` return on its source task (card's eval mean without transitions)."""
+    if transitions is not None:
+        returns = source_returns(transitions, horizon=horizon)
+        if returns:
+            return float(np.mean(returns))
+    return teacher.card.eval_mean
+
+
+def _distribution_overlap(
+    model: SourceModel, transitions: dict[str, np.ndarray], obs_map: ObsMap, target: Rollouts
+) -> float:
+    """exp(−mean W₁) between source and mapped target states, in teacher std units (matched dims)."""
+    rows = transitions["source"] == 0
+    source_z = model.standardize(transitions["obs"][rows if rows.sum() > 10 else slice(None)].astype(np.float64))
+    target_z = model.standardize(obs_map.apply(target.obs).astype(np.float64))
+    distances = [
+        wasserstein_distance(source_z[:, j], target_z[:, j]) if index >= 0 else 1.0
+        for j, index in enumerate(obs_map.index)
+    ]
+    return float(np.exp(-np.mean(distances)))
+
+
+def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, episodes: int = 2) -> Ranking:
+    """Search the mapping, probe it within `allowance` target steps and score the teacher."""
+    started = time.time()
+    card = teacher.card
+    compat = space_compatibility(card.observation_space, card.action_space, target.env)
+    student_obs = SpaceSignature.of(target.env.observation_space)
+    evidence: dict[str, Any] = {
+        "space": {
+            "compatibility": compat,
+            "teacher": f"{card.observation_space.describe()} → {card.action_space.describe()}",
+            "target": f"{student_obs.describe()} → {SpaceSignature.of(target.env.action_space).describe()}",
+        }
+    }
+    identity = Mapping.identity(card.observation_space) if card.observation_space.kind == "box" else None
+    if compat == 0.0 or identity is None:
+        evidence["reason"] = "no mapping bridges the spaces"
+        fallback = identity or Mapping(obs=ObsMap(index=(), scale=(), offset=()))
+        return Ranking(teacher=card.name, score=0.0, mapping=fallback, evidence=evidence, seconds=time.time() - started)
+    transitions, source_steps = source_transitions(teacher, seed=seed)
+    probe_steps = 0
+    horizon = target.horizon
+
+    def probe(candidate: Candidate, _index: int) -> float:
+        nonlocal probe_steps
+        mapping = Mapping(obs=candidate.obs_map, action=candidate.action_map, source="found")
+        mean, steps = target.probe(teacher, mapping, episodes=probe_episodes, horizon=probe_horizon)
+        probe_steps += steps
+        return normalized_return(
+            mean, target.rollouts.random_return(probe_horizon), _teacher_reference(teacher, transitions, probe_horizon)
+        )
+
+    if transitions is None:  # no source data: only identity can be judged, by its zero-shot return
+        candidates = (
+            [Candidate(obs_map=identity.obs, action_map=identity.action, model_error=float("nan"), complexity=0)]
+            if student_obs.same_as(card.observation_space)
+            else []
+        )
+        model = None
+    else:
+        model = fit_source_model(transitions, teacher.action_space, seed=seed)
+        rows = transitions["source"] == 0
+        rows = rows if rows.sum() > 10 else np.ones_like(rows)
+        source_stats = dim_stats(
+            transitions["obs"][rows].astype(np.float64).reshape(int(rows.sum()), -1),
+            transitions["next_obs"][rows].astype(np.float64).reshape(int(rows.sum()), -1),
+            transitions["actions"][rows],
+            teacher.action_space,
+            card.observation_space.low,
+            card.observation_space.high,
+        )
+        search = MappingSearch(
+            model, source_stats, target.rollouts, target.env.observation_space, target.env.action_space
+        )
+        candidates = search.candidates()
+    if not candidates:
+        evidence["reason"] = "no source transitions and different observation spaces"
+        return Ranking(teacher=card.name, score=0.0, mapping=identity, evidence=evidence, seconds=time.time() - started)
+    plausible = min(3, len(candidates))
+    probe_episodes = episodes
+    probe_horizon = min(horizon, max(allowance // max(plausible * probe_episodes, 1), 0))
+    if probe_horizon < 20:
+        probe_episodes = 1
+        probe_horizon = min(horizon, allowance // plausible)
+    chosen, probed = confirm(candidates, probe if probe_horizon >= 5 else None, most=plausible)
+    zero = chosen.zero_shot if chosen.zero_shot is not None else float("nan")
+    is_identity = chosen.obs_map.is_identity(student_obs.dim) and chosen.action_map.kind == "identity"
+    runner_up = next((c for c in candidates if (c.obs_map, c.action_map) != (chosen.obs_map, chosen.action_map)), None)
+    margin = (
+        1.0 if runner_up is None else float(np.clip(1.0 - chosen.penalized / max(runner_up.penalized, 1e-12), 0, 1))
+    )
+    if is_identity and student_obs.same_as(card.observation_space):
+        mapping_confidence, source = 1.0, "identity"
+    else:
+        z_part = float(np.clip(zero, 0.0, 1.0)) if np.isfinite(zero) else margin
+        mapping_confidence, source = float(np.clip(0.5 * margin + 0.5 * z_part, 0.0, 1.0)), "found"
+    dynamics: dict[str, Any] = {"similarity": 0.0}
+    if model is not None and transitions is not None and np.isfinite(chosen.model_error):
+        fit = float(np.clip((1.0 - chosen.model_error) / max(1.0 - model.heldout_error, 1e-6), 0.0, 1.0))
+        overlap = _distribution_overlap(model, transitions, chosen.obs_map, target.rollouts)
+        dynamics = {
+            "similarity": 0.7 * fit + 0.3 * overlap,
+            "model_error": chosen.model_error,
+            "source_model_error": model.heldout_error,
+            "model_fit": fit,
+            "distribution_overlap": overlap,
+        }
+    mapping = Mapping(
+        obs=chosen.obs_map,
+        action=chosen.action_map,
+        confidence=mapping_confidence,
+        source=source,
+        evidence={
+            "model_error": chosen.model_error,
+            "candidates": [
+                {
+                    "mapping": Mapping(obs=c.obs_map, action=c.action_map).describe(),
+                    "model_error": c.model_error,
+                    "zero_shot": c.zero_shot,
+                }
+                for c in (probed or candidates[:3])
+            ],
+            "target_random_steps": target.rollouts.env_steps,
+        },
+    )
+    zero_term = float(np.clip(zero, 0.0, 1.0)) if np.isfinite(zero) else 0.0
+    score = compat * (ZERO_SHOT_WEIGHT * zero_term + (1 - ZERO_SHOT_WEIGHT) * float(dynamics["similarity"]))
+    evidence["dynamics"] = dynamics
+    evidence["zero_shot"] = {
+        "normalized": zero,
+        "episodes": probe_episodes if probed else 0,
+        "horizon": probe_horizon if probed else 0,
+        "random_return": target.rollouts.random_return(probe_horizon) if probed else float("nan"),
+        "teacher_source_return": _teacher_reference(teacher, transitions, probe_horizon) if probed else float("nan"),
+    }
+    evidence["mapping"] = {"summary": mapping.describe(), "confidence": mapping_confidence, "probed": len(probed)}
+    evidence["source_env_steps"] = source_steps
+    evidence["probe_env_steps"] = probe_steps
+    return Ranking(
+        teacher=card.name,
+        score=float(np.clip(score, 0.0, 1.0)),
+        mapping=mapping,
+        evidence=evidence,
+        env_steps=probe_steps,
+        seconds=time.time() - started,
+    )
+
+
+def _split_budget(budget: int, horizon: int, teachers: int) -> tuple[int, int]:
+    """(random rollout steps, probe allowance per teacher)."""
+    if budget < 50:
+        raise ConfigError(f"budget {budget} is too small", fix="give at least 50 env steps (default 2000)")
+    random_steps = min(budget, max(min(horizon, budget // 2), budget // 3))
+    return random_steps, (budget - random_steps) // max(teachers, 1)
+
+
+def find_mapping(teacher: Teacher, env: gym.Env[Any, Any], *, seed: int = 0, budget: int = 1000) -> Mapping:
+    """The best mapping of `teacher` onto `env`, found with at most `budget` target env steps.
+
+    Identity (confidence 1.0) when the spaces match and identity is best; otherwise the candidate the
+    source one-step model prefers, confirmed by zero-shot episodes where the model finds several
+    plausible (e.g. equal spaces with swapped actions). Raises IncompatibleSpacesError when no mapping
+    bridges the spaces.
+    """
+    from rltransfer.errors import IncompatibleSpacesError
+
+    random_steps, allowance = _split_budget(budget, env_horizon(env), 1)
+    target = _Target(env, random_steps=random_steps, seed=seed)
+    ranking = _assess(teacher, target, allowance=allowance, seed=seed)
+    if ranking.evidence["space"]["compatibility"] == 0.0 or "reason" in ranking.evidence:
+        raise IncompatibleSpacesError(
+            f"no mapping bridges teacher {teacher.name} ({ranking.evidence['space']['teacher']}) and the target "
+            f"({ranking.evidence['space']['target']})",
+            fix="choose a teacher whose action space can be mapped, or give a mapping in YAML",
+        )
+    return ranking.mapping
+
+
+def rank_teachers(
+    env: str | gym.Env[Any, Any],
+    zoo: str | Path | None = None,
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    budget: int = DEFAULT_BUDGET,
+    seed: int = 0,
+    teachers: list[str] | None = None,
+) -> list[Ranking]:
+    """Rank the zoo's teachers (or the named ones) for a target env, best first, within `budget` env steps."""
+    from rltransfer.make import make_env
+
+    target_env = make_env(env, env_kwargs) if isinstance(env, str) else env
+    names = list(teachers) if teachers is not None else list_teacher_names(zoo)
+    if not names:
+        raise UnknownTeacherError(
+            f"no teachers in zoo {zoo if zoo is not None else 'default'}",
+            fix="pass --zoo DIR, or train teachers with `rltransfer zoo train`",
+        )
+    loaded = [load_teacher(name, zoo) for name in names]
+    try:
+        started = time.time()
+        bridgeable = [
+            t for t in loaded if space_compatibility(t.card.observation_space, t.card.action_space, target_env) > 0
+        ]
+        random_steps, allowance = _split_budget(budget, env_horizon(target_env), len(bridgeable))
+        target = _Target(target_env, random_steps=random_steps, seed=seed)
+        shared_seconds = time.time() - started
+        rankings = [_assess(teacher, target, allowance=allowance, seed=seed) for teacher in loaded]
+    finally:
+        if isinstance(env, str):
+            target_env.close()
+    share_steps, share_seconds = random_steps / len(rankings), shared_seconds / len(rankings)
+    rankings = [
+        Ranking(
+            teacher=r.teacher,
+            score=r.score,
+            mapping=r.mapping,
+            evidence={**r.evidence, "shared_random_steps": random_steps},
+            env_steps=int(round(r.env_steps + share_steps)),
+            seconds=r.seconds + share_seconds,
+        )
+        for r in rankings
+    ]
+    return sorted(rankings, key=lambda r: (-r.score, r.teacher))
+
+
+def ranking_cost(rankings: list[Ranking]) -> int:
+    """Total target env steps a ranking spent (shared random rollouts + every probe)."""
+    if not rankings:
+        return 0
+    shared = int(rankings[0].evidence.get("shared_random_steps", 0))
+    return shared + sum(int(r.evidence.get("probe_env_steps", 0)) for r in rankings)
