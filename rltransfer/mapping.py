@@ -181,15 +181,29 @@ class Mapping:
         """The mapping of equal spaces."""
         return cls(obs=ObsMap.identity(observation.dim))
 
-    def describe(self) -> str:
-        """One short human line, e.g. 'obs perm [2,0,1] scaled; actions permuted [1,0]'."""
+    def describe(self, student_dim: int | None = None) -> str:
+        """One short human line, e.g. 'obs perm [2,0,1] scaled; actions permuted [1,0]'.
+
+        Args:
+            student_dim: Size of the student observation; when given, dropped student dims are named.
+        """
         parts = []
         if self.obs.index != tuple(range(len(self.obs.index))):
             parts.append(f"obs from dims {list(self.obs.index)}")
-        if any(abs(s - 1.0) > 1e-6 for s in self.obs.scale):
+        if any(abs(s - 1.0) > 1e-6 for s, i in zip(self.obs.scale, self.obs.index, strict=True) if i >= 0):
             parts.append("obs rescaled")
+        if student_dim is not None:
+            dropped = sorted(set(range(student_dim)) - set(self.obs.index))
+            if dropped:
+                parts.append(f"drops student dims {dropped}")
         if self.action.kind != "identity":
-            detail = list(self.action.permutation) if self.action.kind == "permutation" else ""
+            detail: Any = ""
+            if self.action.kind == "permutation":
+                detail = list(self.action.permutation)
+            elif self.action.kind == "affine":
+                detail = f"scale {[round(v, 3) for v in self.action.scale]}"
+            elif self.action.kind in ("bins", "nearest"):
+                detail = [round(v[0], 3) if len(v) == 1 else [round(x, 3) for x in v] for v in self.action.values]
             parts.append(f"actions {self.action.kind} {detail}".strip())
         return "; ".join(parts) if parts else "identity"
 

@@ -127,7 +127,8 @@ class SourceModel:
         """Teacher actions → model inputs (one-hot, or Box actions scaled to [-1, 1])."""
         if isinstance(self.action_space, gym.spaces.Discrete):
             return np.eye(int(self.action_space.n))[np.asarray(teacher_actions).astype(np.int64).reshape(-1)]
-        low, high = self.action_space.low.astype(np.float64), self.action_space.high.astype(np.float64)
+        space: Any = self.action_space
+        low, high = space.low.astype(np.float64), space.high.astype(np.float64)
         centre, half = (high + low) / 2, np.maximum((high - low) / 2, 1e-8)
         values = np.asarray(teacher_actions, dtype=np.float64).reshape(-1, low.size)
         return np.clip((values - centre) / half, -1.0, 1.0)
@@ -189,11 +190,11 @@ def fit_source_model(
     )
 
 
-def _evenly_spaced(space: gym.spaces.Box, count: int) -> np.ndarray:
+def _evenly_spaced(space: Any, count: int) -> np.ndarray:
     return np.linspace(float(space.low.reshape(-1)[0]), float(space.high.reshape(-1)[0]), count)
 
 
-def action_kind(teacher_space: gym.Space[Any], student_space: gym.Space[Any]) -> str | None:
+def action_kind(teacher_space: Any, student_space: Any) -> str | None:
     """Which ActionMap kind bridges the two action spaces, or None when none does."""
     teacher_discrete = isinstance(teacher_space, gym.spaces.Discrete)
     student_discrete = isinstance(student_space, gym.spaces.Discrete)
@@ -204,10 +205,10 @@ def action_kind(teacher_space: gym.Space[Any], student_space: gym.Space[Any]) ->
     ):
         return None
     if teacher_discrete:
-        return "bins" if int(np.prod(student_space.shape)) == 1 else None
+        return "bins" if int(np.prod(student_space.shape or ())) == 1 else None
     if student_discrete:
-        return "nearest" if int(np.prod(teacher_space.shape)) == 1 else None
-    teacher_dim, student_dim = int(np.prod(teacher_space.shape)), int(np.prod(student_space.shape))
+        return "nearest" if int(np.prod(teacher_space.shape or ())) == 1 else None
+    teacher_dim, student_dim = int(np.prod(teacher_space.shape or ())), int(np.prod(student_space.shape or ()))
     return "affine" if teacher_dim == student_dim and teacher_dim <= 4 else None
 
 
@@ -217,14 +218,14 @@ def score_actions(
     dz: np.ndarray,
     matched: np.ndarray,
     student_actions: np.ndarray,
-    student_space: gym.Space[Any],
+    student_space: Any,
 ) -> tuple[float, ActionMap]:
     """Model error of mapped target data under the best action map, and that map.
 
     `z`, `dz`: target data mapped into standardized teacher coordinates; `matched`: teacher dims with
     a student counterpart (the others are charged PAD_ERROR each).
     """
-    teacher_space = model.action_space
+    teacher_space: Any = model.action_space
     kind = action_kind(teacher_space, student_space)
     pad_penalty = PAD_ERROR * float((~matched).sum())
     dim = len(matched)
@@ -253,7 +254,7 @@ def score_actions(
             groups = np.argmin(np.abs(values[:, None] - student_levels[None]), axis=1)
             encoded_options = [model.encode(np.full(len(z), t)) for t in range(int(teacher_space.n))]
             n_groups = int(teacher_space.n)
-        errors = np.column_stack([row_errors(encoded) for encoded in encoded_options])
+        errors: np.ndarray = np.column_stack([row_errors(encoded) for encoded in encoded_options])
         cost = np.zeros((errors.shape[1], n_groups))
         for group in range(n_groups):
             cost[:, group] = errors[groups == group].sum(axis=0)
@@ -275,15 +276,15 @@ def score_actions(
         s_low, s_high = student_space.low.reshape(-1).astype(np.float64), student_space.high.reshape(-1)
         t_centre, t_half = (t_high + t_low) / 2, np.maximum((t_high - t_low) / 2, 1e-8)
         s_centre, s_half = (s_high + s_low) / 2, (s_high - s_low) / 2
-        values = student_actions.astype(np.float64).reshape(len(z), -1)
+        box_values: np.ndarray = student_actions.astype(np.float64).reshape(len(z), -1)
         best: tuple[float, ActionMap] | None = None
         size = len(t_low)
         for index in itertools.permutations(range(size)):
             for signs in itertools.product((1.0, -1.0), repeat=size):
                 scale = np.asarray(signs) * s_half / t_half[list(index)]
                 offset = s_centre - scale * t_centre[list(index)]
-                teacher_values = np.zeros_like(values)
-                teacher_values[:, list(index)] = (values - offset) / scale
+                teacher_values = np.zeros_like(box_values)
+                teacher_values[:, list(index)] = (box_values - offset) / scale
                 error = total(float(row_errors(model.encode(teacher_values)).sum()))
                 if best is None or error < best[0] - 1e-12:
                     identity = index == tuple(range(size)) and np.allclose(scale, 1) and np.allclose(offset, 0)
@@ -336,7 +337,7 @@ class MappingSearch:
         model: SourceModel,
         source_stats: DimStats,
         target: Rollouts,
-        observation_space: gym.spaces.Box,
+        observation_space: Any,
         action_space: gym.Space[Any],
     ) -> None:
         self.model = model
@@ -353,6 +354,38 @@ class MappingSearch:
         self._dzs = (next_obs - obs) / safe_std
         self._obs, self._next_obs = obs, next_obs
         self.evaluations = 0
+        self._pairs = self._pair_scales()
+        ratio, centre_t, centre_s, _ = self._pairs
+        # u[:, j, i]: student dim i mapped onto teacher dim j (sign +), centred and in teacher std units.
+        teacher_std = self.model.std[:, None]
+        self._u = (obs[:, None, :] - centre_s[None]) * (ratio / teacher_std)[None]
+        self._du = (next_obs - obs)[:, None, :] * (ratio / teacher_std)[None]
+        self._k = (centre_t - self.model.mean[:, None]) / teacher_std
+
+    def _pair_scales(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per (teacher dim, student dim): |scale|, teacher centre, student centre, whether from bounds.
+
+        The scale is the bound-range ratio when both dims are bounded and it agrees with the std ratio
+        within ×4, else the std ratio (refined against the model later).
+        """
+        source, student = self.source, self.student
+        std_ratio = self.model.std[:, None] / np.where(student.std > 1e-8, student.std, 1.0)[None]
+        span_t, span_s = source.high - source.low, student.high - student.low
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            range_ratio = span_t[:, None] / span_s[None]
+        from_bounds = (
+            source.bounded[:, None]
+            & student.bounded[None]
+            & (range_ratio / std_ratio >= 1 / 4)
+            & (range_ratio / std_ratio <= 4.0)
+        )
+        ratio = np.where(from_bounds, range_ratio, std_ratio)
+        with np.errstate(invalid="ignore"):
+            centre_t = np.where(from_bounds, ((source.high + source.low) / 2)[:, None], source.mean[:, None])
+            centre_s = np.where(from_bounds, ((student.high + student.low) / 2)[None], student.mean[None])
+        centre_t = np.broadcast_to(centre_t, ratio.shape)
+        centre_s = np.broadcast_to(centre_s, ratio.shape)
+        return ratio, centre_t, centre_s, from_bounds
 
     @property
     def teacher_dim(self) -> int:
@@ -365,8 +398,9 @@ class MappingSearch:
         matched = index >= 0
         take = np.clip(index, 0, None)
         sign = np.asarray(signs) * matched
-        z = self._zs[:, take] * sign
-        dz = self._dzs[:, take] * sign
+        rows = np.arange(self.teacher_dim)
+        z = self._u[:, rows, take] * sign + self._k[rows, take] * matched
+        dz = self._du[:, rows, take] * sign
         return score_actions(self.model, z, dz, matched, self.target.actions, self.action_space)
 
     def evaluate_map(self, obs_map: ObsMap) -> tuple[float, ActionMap]:
@@ -430,43 +464,57 @@ class MappingSearch:
         return sorted((value, state[0], state[1]) for state, value in seen.items())
 
     def obs_maps(self, assign: tuple[int, ...], signs: tuple[float, ...]) -> list[ObsMap]:
-        """Concrete maps for an assignment: scales from bounds or std ratios, and a unit-scale variant."""
-        scaled_scale, scaled_offset, unit_scale, unit_offset = [], [], [], []
-        unit_possible = True
+        """Concrete maps for an assignment: scales from bounds or std ratios (model-refined), and unit scales."""
+        scale, offset, unit_scale = [], [], []
+        free: list[int] = []
+        ratio, centre_t, centre_s, from_bounds = self._pairs
         for j, (i, sign) in enumerate(zip(assign, signs, strict=True)):
             if i < 0:
-                for target in (scaled_scale, unit_scale):
-                    target.append(0.0)
-                scaled_offset.append(float(self.source.mean[j]))
-                unit_offset.append(float(self.source.mean[j]))
+                scale.append(0.0)
+                unit_scale.append(0.0)
+                offset.append(float(self.source.mean[j]))
                 continue
-            std_ratio = self.source.std[j] / self.student.std[i] if self.student.std[i] > 1e-8 else 1.0
-            ratio, centre_t, centre_s = std_ratio, self.source.mean[j], self.student.mean[i]
-            if self.source.bounded[j] and self.student.bounded[i]:
-                range_ratio = (self.source.high[j] - self.source.low[j]) / (self.student.high[i] - self.student.low[i])
-                if 0.5 <= range_ratio / std_ratio <= 2.0:
-                    ratio = range_ratio
-                    centre_t = (self.source.high[j] + self.source.low[j]) / 2
-                    centre_s = (self.student.high[i] + self.student.low[i]) / 2
-            scale = float(sign * ratio)
-            offset = float(centre_t - scale * centre_s)
-            if abs(offset) < 0.2 * self.source.std[j]:
-                offset = 0.0
-            scaled_scale.append(scale)
-            scaled_offset.append(offset)
-            unit_possible &= 0.5 <= std_ratio <= 2.0
+            if not from_bounds[j, i]:
+                free.append(j)
+            scale.append(float(sign * ratio[j, i]))
+            value = float(centre_t[j, i] - scale[-1] * centre_s[j, i])
+            offset.append(0.0 if abs(value) < 0.2 * self.source.std[j] else value)
             unit_scale.append(float(sign))
-            unit_offset.append(0.0)
-        maps = [ObsMap(index=tuple(assign), scale=tuple(scaled_scale), offset=tuple(scaled_offset))]
-        if unit_possible:
-            maps.append(ObsMap(index=tuple(assign), scale=tuple(unit_scale), offset=tuple(unit_offset)))
-        return maps
+        scaled = self.refine(ObsMap(index=tuple(assign), scale=tuple(scale), offset=tuple(offset)), free)
+        unit_offset = tuple(o if i < 0 else 0.0 for o, i in zip(offset, assign, strict=True))
+        return [scaled, ObsMap(index=tuple(assign), scale=tuple(unit_scale), offset=unit_offset)]
+
+    def refine(self, obs_map: ObsMap, free: list[int], *, sweeps: int = 2) -> ObsMap:
+        """Fit the std-ratio scales of dims in `free` to the source model (coordinate search, ×0.6..×1.67)."""
+        if not free:
+            return obs_map
+        grid = np.geomspace(0.6, 1 / 0.6, 11)
+        best_error = self.evaluate_map(obs_map)[0]
+        for _ in range(sweeps):
+            improved = False
+            for j in free:
+                base = list(obs_map.scale)
+                for factor in grid:
+                    scale = list(base)
+                    scale[j] = base[j] * float(factor)
+                    trial = ObsMap(index=obs_map.index, scale=tuple(scale), offset=obs_map.offset)
+                    error = self.evaluate_map(trial)[0]
+                    if error < best_error * 0.999:
+                        best_error, obs_map, improved = error, trial, True
+            if not improved:
+                break
+        return obs_map
 
     def candidates(self, *, keep: int = 4) -> list[Candidate]:
         """The best distinct candidates, best (penalized model error) first."""
-        starts = [(self.initial_assignment(), (1.0,) * self.teacher_dim)]
+        plus = (1.0,) * self.teacher_dim
+        starts = [(self.initial_assignment(), plus)]
         if len(self.student.mean) == self.teacher_dim:
-            starts.append((tuple(range(self.teacher_dim)), (1.0,) * self.teacher_dim))
+            starts.append((tuple(range(self.teacher_dim)), plus))
+        student_dim = len(self.student.mean)
+        if self.teacher_dim <= 4 and student_dim <= 6:  # few enough: every assignment is a possible start
+            every = [(a, plus) for a in itertools.permutations(range(student_dim), self.teacher_dim)]
+            starts += sorted(every, key=lambda state: self._standardized_error(*state)[0])[:2]
         states: dict[tuple[tuple[int, ...], tuple[float, ...]], float] = {}
         for assign, signs in dict.fromkeys(starts):
             for value, a, s in self.local_search(assign, signs):
@@ -474,6 +522,16 @@ class MappingSearch:
         ranked = sorted(states.items(), key=lambda item: item[1])[:keep]
         out: dict[tuple[Any, ...], Candidate] = {}
         obs_maps = [m for (a, s), _ in ranked for m in self.obs_maps(a, s)]
+        # Mirror images (every sign flipped): symmetric tasks fit both equally, and the simpler must win.
+        obs_maps += [
+            ObsMap(
+                index=m.index,
+                scale=tuple(-v for v in m.scale),
+                offset=tuple(-o if i >= 0 else o for o, i in zip(m.offset, m.index, strict=True)),
+            )
+            for m in obs_maps
+            if any(i >= 0 for i in m.index)
+        ]
         if len(self.student.mean) == self.teacher_dim:
             obs_maps.append(ObsMap.identity(self.teacher_dim))
         for obs_map in obs_maps:
@@ -495,32 +553,51 @@ def confirm(
 ) -> tuple[Candidate, list[Candidate]]:
     """Zero-shot the plausible candidates (penalized error ≤ ratio·best + slack); pick the best return.
 
-    Returns (chosen, probed). Zero-shot returns within 0.1 of each other count as a tie, broken by the
-    penalized model error.
+    Returns (chosen, probed). Zero-shot returns within 0.15 of each other count as a tie, broken by `simplest`.
     """
     best = candidates[0]
-    plausible, seen = [], set()
+    distinct: list[Candidate] = []
+    seen = set()
     for candidate in candidates:
         key = (candidate.obs_map.index, tuple(np.sign(candidate.obs_map.scale)), candidate.action_map)
-        if candidate.penalized <= ratio * best.penalized + slack and key not in seen:
-            plausible.append(candidate)
+        if key not in seen:
+            distinct.append(candidate)
             seen.add(key)
-    plausible = plausible[:most]
+    plausible = [c for c in distinct if c.penalized <= ratio * best.penalized + slack][:most]
     if probe is None:
-        return best, []
-    probed = [
-        Candidate(
-            obs_map=c.obs_map,
-            action_map=c.action_map,
-            model_error=c.model_error,
-            complexity=c.complexity,
-            zero_shot=probe(c, i),
+        return simplest(plausible), []
+
+    def probed_copy(candidate: Candidate, position: int) -> Candidate:
+        return Candidate(
+            obs_map=candidate.obs_map,
+            action_map=candidate.action_map,
+            model_error=candidate.model_error,
+            complexity=candidate.complexity,
+            zero_shot=probe(candidate, position),
         )
-        for i, c in enumerate(plausible)
-    ]
+
+    probed = [probed_copy(c, i) for i, c in enumerate(plausible)]
+    # The model can be fooled (e.g. cart and pole swapped fit a random-policy CartPole fairly well):
+    # when no plausible candidate works zero-shot, probe the next distinct ones too.
+    for candidate in distinct[len(plausible) : most]:
+        if max((c.zero_shot for c in probed if c.zero_shot is not None and np.isfinite(c.zero_shot)), default=0) >= 0.8:
+            break
+        probed.append(probed_copy(candidate, len(probed)))
     valid = [c for c in probed if c.zero_shot is not None and np.isfinite(c.zero_shot)]
     if not valid:
-        return probed[0], probed
+        return simplest(probed), probed
     top = max(c.zero_shot for c in valid if c.zero_shot is not None)
-    near = [c for c in valid if c.zero_shot is not None and c.zero_shot >= top - 0.1]
-    return min(near, key=lambda c: c.penalized), probed
+    return simplest([c for c in valid if c.zero_shot is not None and c.zero_shot >= top - 0.15]), probed
+
+
+def simplest(candidates: list[Candidate], *, tolerance: float = 1.25, slack: float = 0.01) -> Candidate:
+    """Occam's rule: the least complex candidate whose model error is within noise of the best.
+
+    Symmetric systems have mirror-image maps (all observation signs flipped with the actions swapped)
+    that fit equally well; sampling noise must not pick the complicated one.
+    """
+    floor = min(c.model_error for c in candidates) if all(np.isfinite(c.model_error) for c in candidates) else None
+    if floor is None:
+        return candidates[0]
+    near = [c for c in candidates if c.model_error <= tolerance * floor + slack]
+    return min(near, key=lambda c: (c.complexity, c.model_error))

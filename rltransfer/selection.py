@@ -98,6 +98,13 @@ class Ranking:
         return float(self.evidence.get("zero_shot", {}).get("normalized", float("nan")))
 
     @property
+    def mapping_summary(self) -> str:
+        """Mapping.describe with the student's dropped dims named ("no mapping" for unbridged spaces)."""
+        if "reason" in self.evidence:
+            return "no mapping"
+        return self.mapping.describe(self.evidence.get("space", {}).get("student_dim"))
+
+    @property
     def fits(self) -> bool:
         """Whether the score clears SCRATCH_THRESHOLD."""
         return self.score >= SCRATCH_THRESHOLD
@@ -108,7 +115,7 @@ class Ranking:
             "teacher": self.teacher,
             "score": self.score,
             "mapping": self.mapping.to_dict(),
-            "mapping_summary": self.mapping.describe(),
+            "mapping_summary": self.mapping_summary,
             "zero_shot_return": self.zero_shot_return,
             "evidence": self.evidence,
             "env_steps": self.env_steps,
@@ -122,7 +129,7 @@ def recommendation(rankings: list[Ranking]) -> str:
         best = f" (best: {rankings[0].teacher}, score {rankings[0].score:.2f})" if rankings else ""
         return f"train from scratch: no teacher fits this target{best}; scores below {SCRATCH_THRESHOLD}"
     top = rankings[0]
-    return f'start from "{top.teacher}" (score {top.score:.2f}, mapping: {top.mapping.describe()})'
+    return f'start from "{top.teacher}" (score {top.score:.2f}, mapping: {top.mapping_summary})'
 
 
 def space_compatibility(card_obs: SpaceSignature, card_action: SpaceSignature, env: gym.Env[Any, Any]) -> float:
@@ -213,12 +220,13 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
             "compatibility": compat,
             "teacher": f"{card.observation_space.describe()} → {card.action_space.describe()}",
             "target": f"{student_obs.describe()} → {SpaceSignature.of(target.env.action_space).describe()}",
+            "student_dim": student_obs.dim,
         }
     }
     identity = Mapping.identity(card.observation_space) if card.observation_space.kind == "box" else None
     if compat == 0.0 or identity is None:
         evidence["reason"] = "no mapping bridges the spaces"
-        fallback = identity or Mapping(obs=ObsMap(index=(), scale=(), offset=()))
+        fallback = Mapping(obs=identity.obs if identity else ObsMap(index=(), scale=(), offset=()), confidence=0.0)
         return Ranking(teacher=card.name, score=0.0, mapping=fallback, evidence=evidence, seconds=time.time() - started)
     transitions, source_steps = source_transitions(teacher, seed=seed)
     probe_steps = 0
@@ -258,7 +266,8 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         candidates = search.candidates()
     if not candidates:
         evidence["reason"] = "no source transitions and different observation spaces"
-        return Ranking(teacher=card.name, score=0.0, mapping=identity, evidence=evidence, seconds=time.time() - started)
+        fallback = Mapping(obs=identity.obs, confidence=0.0)
+        return Ranking(teacher=card.name, score=0.0, mapping=fallback, evidence=evidence, seconds=time.time() - started)
     plausible = min(3, len(candidates))
     probe_episodes = episodes
     probe_horizon = min(horizon, max(allowance // max(plausible * probe_episodes, 1), 0))
@@ -297,7 +306,7 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
             "model_error": chosen.model_error,
             "candidates": [
                 {
-                    "mapping": Mapping(obs=c.obs_map, action=c.action_map).describe(),
+                    "mapping": Mapping(obs=c.obs_map, action=c.action_map).describe(student_obs.dim),
                     "model_error": c.model_error,
                     "zero_shot": c.zero_shot,
                 }
@@ -316,7 +325,11 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         "random_return": target.rollouts.random_return(probe_horizon) if probed else float("nan"),
         "teacher_source_return": _teacher_reference(teacher, transitions, probe_horizon) if probed else float("nan"),
     }
-    evidence["mapping"] = {"summary": mapping.describe(), "confidence": mapping_confidence, "probed": len(probed)}
+    evidence["mapping"] = {
+        "summary": mapping.describe(student_obs.dim),
+        "confidence": mapping_confidence,
+        "probed": len(probed),
+    }
     evidence["source_env_steps"] = source_steps
     evidence["probe_env_steps"] = probe_steps
     return Ranking(
@@ -329,11 +342,11 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
     )
 
 
-def _split_budget(budget: int, horizon: int, teachers: int) -> tuple[int, int]:
+def _split_budget(budget: int, horizon: int, teachers: int, *, random_share: float = 1 / 3) -> tuple[int, int]:
     """(random rollout steps, probe allowance per teacher)."""
     if budget < 50:
         raise ConfigError(f"budget {budget} is too small", fix="give at least 50 env steps (default 2000)")
-    random_steps = min(budget, max(min(horizon, budget // 2), budget // 3))
+    random_steps = min(budget, max(min(horizon, budget // 2), int(budget * random_share)))
     return random_steps, (budget - random_steps) // max(teachers, 1)
 
 
@@ -347,7 +360,7 @@ def find_mapping(teacher: Teacher, env: gym.Env[Any, Any], *, seed: int = 0, bud
     """
     from rltransfer.errors import IncompatibleSpacesError
 
-    random_steps, allowance = _split_budget(budget, env_horizon(env), 1)
+    random_steps, allowance = _split_budget(budget, env_horizon(env), 1, random_share=0.5)
     target = _Target(env, random_steps=random_steps, seed=seed)
     ranking = _assess(teacher, target, allowance=allowance, seed=seed)
     if ranking.evidence["space"]["compatibility"] == 0.0 or "reason" in ranking.evidence:
@@ -398,7 +411,7 @@ def rank_teachers(
             score=r.score,
             mapping=r.mapping,
             evidence={**r.evidence, "shared_random_steps": random_steps},
-            env_steps=int(round(r.env_steps + share_steps)),
+            env_steps=round(r.env_steps + share_steps),
             seconds=r.seconds + share_seconds,
         )
         for r in rankings

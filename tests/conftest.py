@@ -62,3 +62,53 @@ def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for recipe in (ppo, sac):
         train_teacher(load_recipe(recipe), zoo, progress_bar=False)
     return zoo
+
+
+@pytest.fixture(scope="session")
+def selection_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Teachers for selection and mapping tests: a CartPole PPO good enough for zero-shot probes, plus a
+    barely trained Pendulum SAC and MountainCar DQN whose stored transitions serve the mapping search."""
+    from rltransfer.recipes import load_recipe, train_teacher
+
+    root = tmp_path_factory.mktemp("selection_zoo")
+    recipes = root / "recipes"
+    recipes.mkdir()
+    zoo = root / "zoo"
+    common = {"eval_episodes": 3, "transitions": 1600}
+    paths = [
+        write_recipe(
+            recipes / "cartpole.yaml",
+            name="cartpole",
+            algo="ppo",
+            env="rltransfer/CartPole-v0",
+            n_timesteps=20_000,
+            n_envs=8,
+            policy_kwargs={"net_arch": [32]},
+            hyperparams={"n_steps": 32, "batch_size": 256, "gae_lambda": 0.8, "gamma": 0.98, "n_epochs": 20,
+                         "ent_coef": 0.0, "learning_rate": 0.001},
+            **common,
+        ),
+        write_recipe(
+            recipes / "pendulum.yaml",
+            name="pendulum",
+            algo="sac",
+            env="rltransfer/Pendulum-v0",
+            n_timesteps=200,
+            policy_kwargs={"net_arch": [16]},
+            hyperparams={"learning_starts": 100},
+            **common,
+        ),
+        write_recipe(
+            recipes / "mountaincar.yaml",
+            name="mountaincar",
+            algo="dqn",
+            env="rltransfer/MountainCar-v0",
+            n_timesteps=300,
+            policy_kwargs={"net_arch": [16]},
+            hyperparams={"learning_starts": 100},
+            **common,
+        ),
+    ]
+    for recipe in paths:
+        train_teacher(load_recipe(recipe), zoo, progress_bar=False)
+    return zoo

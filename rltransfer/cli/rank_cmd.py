@@ -68,7 +68,7 @@ def _rank(args: argparse.Namespace) -> int:
             "teacher": ranking.teacher,
             "score": ranking.score,
             "mapping": ranking.mapping.to_dict(),
-            "mapping_summary": ranking.mapping.describe(),
+            "mapping_summary": ranking.mapping_summary,
             "zero_shot_return": ranking.zero_shot_return,
             "dynamics_similarity": ranking.evidence.get("dynamics", {}).get("similarity", 0.0),
             "space_compatibility": ranking.evidence["space"]["compatibility"],

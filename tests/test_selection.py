@@ -1,0 +1,111 @@
+"""rank_teachers and `rltransfer rank`: fitting teachers first, honest scores, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rltransfer.cli import main
+from rltransfer.mapping import Mapping
+from rltransfer.selection import SCRATCH_THRESHOLD, rank_teachers, ranking_cost, recommendation
+
+
+def test_fitting_teacher_ranked_first_with_its_mapping(selection_zoo: Path) -> None:
+    rankings = rank_teachers("rltransfer/CartPole-Reversed-v0", selection_zoo, budget=1500)
+    top = rankings[0]
+    assert top.teacher == "cartpole"
+    assert top.mapping.action.permutation == (1, 0)
+    assert top.zero_shot_return >= 0.9  # the swapped teacher balances the reversed cart at once
+    assert top.score > SCRATCH_THRESHOLD > max(r.score for r in rankings[1:])
+    assert all(r.evidence["space"]["compatibility"] == 0.0 for r in rankings if r.teacher == "mountaincar")
+    assert ranking_cost(rankings) <= 1500
+    assert 'start from "cartpole"' in recommendation(rankings)
+    restored = Mapping.from_dict(top.to_dict()["mapping"])
+    assert restored.obs == top.mapping.obs and restored.action == top.mapping.action
+
+
+def test_permuted_target_zero_shot(selection_zoo: Path) -> None:
+    rankings = rank_teachers("rltransfer/CartPole-Permuted-v0", selection_zoo, budget=1500, teachers=["cartpole"])
+    assert rankings[0].mapping.obs.index == (1, 3, 0, 2)
+    assert rankings[0].zero_shot_return >= 0.9
+
+
+def test_no_teacher_fits_recommends_scratch(selection_zoo: Path) -> None:
+    rankings = rank_teachers("rltransfer/Acrobot-v0", selection_zoo, budget=800)
+    assert all(r.score < SCRATCH_THRESHOLD for r in rankings)
+    assert recommendation(rankings).startswith("train from scratch")
+
+
+def test_rank_cli_table_and_json(selection_zoo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["rank", "--env", "rltransfer/Pendulum-Reversed-v0", "--zoo", str(selection_zoo), "--budget", "800"]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split()[:4] == ["rank", "teacher", "score", "mapping"]
+    assert "recommendation:" in table and "actions affine scale [-1.0]" in table
+    assert main([*args, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["rank"] for row in rows] == [1, 2, 3]
+    assert {"rank", "teacher", "score", "mapping", "zero_shot_return", "env_steps"} <= set(rows[0])
+    assert rows[0]["teacher"] == "pendulum" and rows[0]["mapping"]["action"]["scale"] == [-1.0]
+    assert Mapping.from_dict(rows[0]["mapping"]).action.kind == "affine"
+
+
+def test_rank_cli_user_module_env(
+    selection_zoo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "user_tasks.py").write_text(
+        textwrap.dedent(
+            """
+            import gymnasium as gym
+
+            def make_flipped(**kwargs):
+                return gym.make("rltransfer/CartPole-v0", action_permutation=(1, 0), obs_scale=(1, 1, 2, 2))
+
+            gym.register(id="UserFlippedCart-v0", entry_point=make_flipped, max_episode_steps=500)
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "ranking.json"
+    code = main(
+        [
+            "rank",
+            "--env",
+            "user_tasks:UserFlippedCart-v0",
+            "--zoo",
+            str(selection_zoo),
+            "--budget",
+            "1000",
+            "--json",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["teacher"] == "cartpole" and rows[0]["mapping"]["action"]["permutation"] == [1, 0]
+    assert rows[0]["mapping"]["obs"]["scale"][2] == pytest.approx(0.5, rel=0.05)  # angle bounds doubled
+    saved = json.loads(out.read_text())
+    assert saved["rankings"][0]["teacher"] == "cartpole" and "recommendation" in saved
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "rltransfer/CartPol-v0"], 'Did you mean "rltransfer/CartPole-v0"?'),
+        (["--env", "nosuchmodule:Thing-v0"], 'cannot import module "nosuchmodule"'),
+        (["--env", "rltransfer/CartPole-v0", "--budget", "5"], "budget 5 is too small"),
+        (["--env", "rltransfer/CartPole-v0", "--teachers", "cartpol"], 'unknown teacher "cartpol"'),
+    ],
+)
+def test_rank_cli_bad_input_is_one_line(
+    selection_zoo: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["rank", *args, "--zoo", str(selection_zoo)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in captured.err
