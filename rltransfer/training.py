@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from rltransfer.errors import ConfigError
+from rltransfer.errors import ConfigError, OutputError
 from rltransfer.io import atomic_write_json, atomic_write_text
 from rltransfer.policies import ALGOS, algo_class
 
 RESULT_FILE = "result.json"
 EPISODES_FILE = "episodes.csv"
 DECISIONS_FILE = "decisions.jsonl"
+STUDENT_EVAL_EPISODES = 5
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -69,6 +70,11 @@ class TrainConfig:
             raise ConfigError(f"total_timesteps must be positive, got {self.total_timesteps}", fix="pass --steps N")
         if self.n_envs is not None and self.n_envs <= 0:
             raise ConfigError(f"n_envs must be positive, got {self.n_envs}", fix="pass a positive n_envs")
+        from rltransfer.transfer.config import TransferConfig
+        from rltransfer.transfer.methods import method_builder
+
+        method_builder(self.method)
+        TransferConfig.from_dict(self.transfer)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (saved as config.json)."""
@@ -88,6 +94,9 @@ class RunResult:
     final_return: float
     wall_seconds: float
     teacher: str | None = None
+    transfer_env_steps: int = 0
+    """Target env steps spent outside training: teacher probes and demonstrations (guide steps of
+    jsrl are training steps and counted in total_timesteps)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -153,7 +162,9 @@ def write_run_header(run_dir: Path, config: TrainConfig, command: str) -> None:
     atomic_write_text(run_dir / "command.txt", command + "\n")
 
 
-def finish_run(run_dir: Path, config: TrainConfig, returns: list[float], started: float) -> RunResult:
+def finish_run(
+    run_dir: Path, config: TrainConfig, returns: list[float], started: float, *, transfer_env_steps: int = 0
+) -> RunResult:
     """Write result.json (atomically, last) and return it."""
     tail = returns[-10:]
     result = RunResult(
@@ -166,6 +177,7 @@ def finish_run(run_dir: Path, config: TrainConfig, returns: list[float], started
         final_return=float(np.mean(tail)) if tail else float("nan"),
         wall_seconds=time.time() - started,
         teacher=config.teacher,
+        transfer_env_steps=transfer_env_steps,
     )
     atomic_write_text(run_dir / RESULT_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
     return result
@@ -194,37 +206,130 @@ def resolve_settings(config: TrainConfig) -> dict[str, Any]:
     return settings
 
 
+def _clear_outputs(run_path: Path) -> None:
+    """Remove what an earlier, unfinished attempt left in the run folder (a fresh start)."""
+    import shutil
+
+    for name in (EPISODES_FILE, DECISIONS_FILE, RESULT_FILE):
+        (run_path / name).unlink(missing_ok=True)
+    for name in ("tb", "checkpoint", "student"):
+        shutil.rmtree(run_path / name, ignore_errors=True)
+
+
+def save_student(model: Any, config: TrainConfig, run_path: Path, *, teacher: str | None) -> None:
+    """Evaluate the final student briefly and save it as a zoo teacher in run_path/student."""
+    from rltransfer.evaluation import evaluate, policy_act
+    from rltransfer.make import env_family, make_env
+    from rltransfer.policies import encode_policy_kwargs
+    from rltransfer.spaces import SpaceSignature
+    from rltransfer.zoo import TeacherCard, save_teacher
+
+    env = make_env(config.env_id, config.env_kwargs)
+    try:
+        evaluation = evaluate(env, policy_act(model.policy), episodes=STUDENT_EVAL_EPISODES, seed=10_000 + config.seed)
+    finally:
+        env.close()
+    card = TeacherCard(
+        name="student",
+        env_id=config.env_id,
+        env_kwargs=config.env_kwargs,
+        family=env_family(config.env_id),
+        algo=config.algo.lower(),
+        policy_kwargs=encode_policy_kwargs(dict(model.policy_kwargs)),
+        observation_space=SpaceSignature.of(model.observation_space),
+        action_space=SpaceSignature.of(model.action_space),
+        n_timesteps=config.total_timesteps,
+        seed=config.seed,
+        evaluation=evaluation.to_dict(),
+        hyperparams={k: v for k, v in config.hyperparams.items() if isinstance(v, (int, float, str, bool))},
+        notes=f"student trained by rltransfer train, method {config.method}, teacher {teacher}",
+    )
+    save_teacher(model.policy, card, run_path / "student", overwrite=True)
+
+
 def train_student(
-    config: TrainConfig, run_dir: str | Path, *, progress_bar: bool = False, command: str = ""
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    progress_bar: bool = False,
+    command: str = "",
+    resume: bool = False,
 ) -> RunResult:
-    """Train a student from scratch in `run_dir` (transfer methods extend this in rltransfer.transfer)."""
+    """Train a student in `run_dir` with `config.method` (see rltransfer.transfer.methods.METHODS).
+
+    Ctrl-C (KeyboardInterrupt) saves run_dir/checkpoint and re-raises; `resume=True` restores the
+    checkpoint and continues to the same total_timesteps, appending to episodes.csv and decisions.jsonl.
+    """
     import torch
 
     from rltransfer.hyperparams import algo_kwargs
     from rltransfer.policies import decode_policy_kwargs
+    from rltransfer.transfer.algorithms import env_factory_of
+    from rltransfer.transfer.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+    from rltransfer.transfer.methods import MethodContext, method_builder
 
-    if config.method != "scratch":
-        raise ConfigError(f'method "{config.method}" is not available in this build', fix="use --method scratch")
+    builder = method_builder(config.method)
     run_path = Path(run_dir)
     started = time.time()
+    if resume:
+        if not has_checkpoint(run_path):
+            raise OutputError(f"nothing to resume in {run_path} (no checkpoint)", fix="run again without --resume")
+        saved = json.loads((run_path / "config.json").read_text(encoding="utf-8"))
+        if saved != json.loads(json.dumps(config.to_dict())):
+            raise ConfigError(
+                f"the settings differ from those of the run in {run_path}",
+                fix="resume with the same arguments, or choose another --out",
+            )
+    else:
+        _clear_outputs(run_path)
+        write_run_header(run_path, config, command or f"train_student({config})")
     torch.manual_seed(config.seed)
     settings = resolve_settings(config)
-    write_run_header(run_path, config, command or f"train_student({config})")
     vec_env = make_student_env(config, int(settings["n_envs"]))
     action_dim = int(np.prod(vec_env.action_space.shape or (1,)))
-    model = algo_class(config.algo)(
-        "MlpPolicy",
-        vec_env,
-        seed=config.seed,
-        device="cpu",
-        verbose=0,
-        tensorboard_log=str(run_path / "tb"),
-        policy_kwargs=decode_policy_kwargs(settings["policy_kwargs"]),
-        **algo_kwargs(settings["hyperparams"], action_dim),
+    context = MethodContext(
+        config=config,
+        settings=settings,
+        vec_env=vec_env,
+        env_factory=env_factory_of(vec_env),
+        run_dir=run_path,
+        decisions_path=run_path / DECISIONS_FILE,
+        model_kwargs={
+            "seed": config.seed,
+            "device": "cpu",
+            "verbose": 0,
+            "tensorboard_log": str(run_path / "tb"),
+            "policy_kwargs": decode_policy_kwargs(settings["policy_kwargs"]),
+            **algo_kwargs(settings["hyperparams"], action_dim),
+        },
     )
-    recorder = EpisodeRecorder(run_path / EPISODES_FILE)
-    model.learn(
-        total_timesteps=config.total_timesteps, callback=recorder, progress_bar=progress_bar, tb_log_name=config.method
+    try:
+        setup = builder(context)
+    except TypeError as exc:
+        raise ConfigError(f"bad hyperparameters for {config.algo} ({exc})", fix="check --hyperparams") from exc
+    model = setup.model
+    done = load_checkpoint(run_path, model, setup.stateful) if resume else 0
+    recorder = EpisodeRecorder(run_path / EPISODES_FILE, append=resume)
+    try:
+        model.learn(
+            total_timesteps=config.total_timesteps - done,
+            callback=[recorder, *setup.callbacks],
+            progress_bar=progress_bar,
+            tb_log_name=config.method,
+            reset_num_timesteps=not resume,
+        )
+    except KeyboardInterrupt:
+        save_checkpoint(run_path, model, setup.stateful)
+        raise
+    finally:
+        recorder._on_training_end()
+        setup.vec_env.close()
+    save_student(model, config, run_path, teacher=setup.teacher)
+    engine = getattr(model, "transfer_engine", None)
+    result = finish_run(
+        run_path, config, recorder.returns, started, transfer_env_steps=engine.extra_env_steps if engine else 0
     )
-    vec_env.close()
-    return finish_run(run_path, config, recorder.returns, started)
+    import shutil
+
+    shutil.rmtree(run_path / "checkpoint", ignore_errors=True)
+    return result

@@ -1,0 +1,143 @@
+"""`rltransfer train`: train a student with transfer from a teacher into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rltransfer.cli.common import add_env_args, add_zoo_arg, command_line
+
+MODE_TO_METHOD = {"auto": "auto", "representation": "representation", "instance": "instance", "none": "scratch"}
+
+
+def register(subparsers: Any) -> None:
+    """Add the train subcommand."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train a student with transfer from a teacher",
+        description="Train a student with an SB3 algorithm while the transfer controller moves a teacher's "
+        "knowledge into it (representation or instance transfer, switched automatically, off when it stops "
+        "helping). Writes config.json, command.txt, episodes.csv, decisions.jsonl, tb/ and the final student "
+        "(a zoo teacher) into --out. Ctrl-C saves a checkpoint; --resume continues it.",
+    )
+    add_env_args(parser)
+    parser.add_argument("--algo", required=True, help="ppo, a2c, dqn, sac or td3")
+    parser.add_argument("--teacher", default=None, metavar="NAME|auto", help="zoo name or folder, or auto (ranking)")
+    parser.add_argument(
+        "--mode",
+        default=None,
+        metavar="MODE",
+        help="auto (default with a teacher), representation, instance or none",
+    )
+    parser.add_argument(
+        "--method",
+        default=None,
+        metavar="METHOD",
+        help="instead of --mode: scratch, finetune, kickstart, jsrl, instance, representation or auto",
+    )
+    parser.add_argument("--steps", type=int, default=50_000, help="environment steps (default 50000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: hyperparams of record)")
+    parser.add_argument("--hyperparams", default=None, metavar="YAML", help="algorithm hyperparameters to override")
+    parser.add_argument("--mapping", default=None, metavar="YAML", help="teacher↔student mapping (Mapping.to_dict)")
+    parser.add_argument(
+        "--transfer", default=None, metavar="JSON", help='transfer options, e.g. \'{"weight": 0.5, "window": 2000}\''
+    )
+    add_zoo_arg(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="run folder")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=_train)
+
+
+def _method(args: argparse.Namespace) -> str:
+    from rltransfer.errors import ConfigError
+    from rltransfer.registry import lookup
+
+    if args.method and args.mode:
+        raise ConfigError("--mode and --method both given", fix="give one of them")
+    if args.method:
+        return str(args.method).lower()
+    if args.mode:
+        return lookup(MODE_TO_METHOD, args.mode, what="mode")
+    return "auto" if args.teacher else "scratch"
+
+
+def _transfer_options(text: str | None) -> dict[str, Any]:
+    from rltransfer.errors import ConfigError
+
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--transfer is not valid JSON ({exc.msg})", fix="write e.g. '{\"weight\": 0.5}'") from exc
+    if not isinstance(data, dict):
+        raise ConfigError("--transfer must be a JSON object", fix='write {"option": value}')
+    return data
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig the arguments describe (validated)."""
+    from rltransfer.errors import ConfigError
+    from rltransfer.hyperparams import load_hyperparams_file
+    from rltransfer.make import check_env_id, parse_env_kwargs
+    from rltransfer.mapping import load_mapping
+    from rltransfer.training import TrainConfig
+
+    check_env_id(args.env)
+    method = _method(args)
+    if method != "scratch" and not args.teacher:
+        raise ConfigError(f'method "{method}" needs a teacher', fix="pass --teacher NAME (or --teacher auto)")
+    overrides: dict[str, Any] = load_hyperparams_file(args.hyperparams) if args.hyperparams else {}
+    n_envs = args.n_envs if args.n_envs is not None else overrides.get("n_envs")
+    return TrainConfig(
+        env_id=args.env,
+        env_kwargs=parse_env_kwargs(args.env_kwargs),
+        algo=args.algo.lower(),
+        total_timesteps=args.steps,
+        seed=args.seed,
+        method=method,
+        teacher=args.teacher if method != "scratch" else None,
+        zoo=str(Path(args.zoo).resolve()) if args.zoo else None,
+        n_envs=int(n_envs) if n_envs is not None else None,
+        hyperparams=dict(overrides.get("hyperparams", {})),
+        policy_kwargs=dict(overrides.get("policy_kwargs", {}) or {}),
+        mapping=load_mapping(args.mapping).to_dict() if args.mapping else None,
+        transfer=_transfer_options(args.transfer),
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rltransfer.errors import OutputError
+    from rltransfer.training import is_finished, train_student
+
+    config = build_config(args)
+    out = Path(args.out)
+    if not args.resume and out.exists() and any(out.iterdir()):
+        hint = "it is finished" if is_finished(out) else "add --resume to continue it"
+        raise OutputError(f"{out} already holds a run ({hint})", fix="choose another --out or remove it")
+    if args.resume and is_finished(out):
+        print(f"{out} is already finished; nothing to resume")
+        return 0
+    try:
+        result = train_student(
+            config, out, progress_bar=not args.no_progress, command=command_line(), resume=args.resume
+        )
+    except KeyboardInterrupt:
+        from rltransfer.transfer.checkpoint import has_checkpoint
+
+        if has_checkpoint(out):
+            line = f"checkpoint saved in {out / 'checkpoint'}; continue with the same command and --resume"
+        else:
+            line = "interrupted before training started, nothing to resume; run the command again"
+        print(f"rltransfer: error: interrupted — {line}", file=sys.stderr)
+        return 130
+    print(
+        f"{result.method} on {result.env_id}: {result.episodes} episodes, final return {result.final_return:.1f}, "
+        f"{result.wall_seconds:.0f}s; student saved in {out / 'student'}"
+    )
+    return 0

@@ -1,0 +1,145 @@
+"""TransferConfig: every option of the transfer controller and the baselines built on it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from rltransfer.errors import ConfigError
+
+MODES = ("auto", "representation", "instance", "none")
+"""Transfer modes a TransferConfig accepts ("auto" lets the controller switch among the others)."""
+
+WEIGHT_SCHEDULES = ("return", "linear", "exponential", "constant")
+"""How the distillation weight decays: QDagger's return ratio, kickstarting's linear/exponential, or fixed."""
+
+MODE_CODES = {"none": 0, "representation": 1, "instance": 2}
+"""TensorBoard value of `transfer/mode` for each concrete mode."""
+
+
+@dataclass(kw_only=True, frozen=True)
+class TransferConfig:
+    """How the teacher's knowledge reaches the student.
+
+    The defaults follow the papers in /work/shared/ANCHORS.md: QDagger's return-ratio weight with
+    τ = 0.1 and coefficient 3.0 for DQN, RLPD's 50/50 replay start, DQfD's margin 0.8, DAPG's
+    λ0 = 0.1 demonstration weight, JSRL's tolerance 0.05 over 10 curriculum stages.
+    """
+
+    mode: str = "auto"
+    """"auto", "representation", "instance" or "none"."""
+    weight: float = 1.0
+    """Initial distillation weight λ0 (scales the policy-distillation and hidden-matching losses)."""
+    weight_schedule: str = "return"
+    """"return" (QDagger: λ = λ0·max(1 − (G_student − G_random)/(G_teacher − G_random), 0)), "linear" or
+    "exponential" (kickstarting: decay to ~0 over `decay_fraction` of training), or "constant"."""
+    decay_fraction: float = 0.5
+    """Fraction of total_timesteps over which linear/exponential schedules and the instance ratio decay."""
+    temperature: float = 0.1
+    """Softmax temperature τ applied to Q-values (QDagger) when a Q-network is teacher or student."""
+    dqn_distill_coef: float = 3.0
+    """Extra factor on the distillation loss of DQN students (QDagger reference config)."""
+    hidden_matching: bool = True
+    """Match hidden layers through learned linear projections (Aguilar et al. 2020), lowest layer first."""
+    hidden_coef: float = 1.0
+    """Weight of the hidden-matching loss relative to the policy-distillation loss."""
+    hidden_stage_fraction: float = 0.05
+    """Fraction of total_timesteps each hidden layer is matched for, bottom-up, before the next one."""
+    init_from_teacher: bool = True
+    """Copy the teacher's weights (through the mapping) into the student where the architectures allow."""
+    distill_epochs: int = 1
+    """On-policy: passes of the distillation step over each rollout's (student) states."""
+    distill_steps_ratio: float = 0.25
+    """Off-policy: distillation gradient steps per SB3 gradient step (keeps the overhead small)."""
+    distill_batch_size: int | None = None
+    """Minibatch of the distillation step (None: the algorithm's batch size)."""
+    instance_ratio: float = 0.5
+    """Off-policy: initial share of teacher transitions in each replay batch (RLPD's symmetric 50/50)."""
+    demo_steps: int = 2000
+    """Teacher transitions collected in the target (MappedTeacher roll-outs) for instance transfer."""
+    margin_loss: bool = True
+    """DQN students in instance mode: DQfD's large-margin loss on the teacher's actions."""
+    margin: float = 0.8
+    """DQfD margin l(a_E, a) for a != a_E."""
+    dapg_weight: float = 0.1
+    """On-policy instance mode: initial weight λ0 of the demonstration log-likelihood term (DAPG)."""
+    probe_episodes: int = 5
+    """Zero-shot episodes of the mapped teacher and of a random policy measured at the start."""
+    window: int | None = None
+    """Controller window in env steps (None: total_timesteps / 40, at least 500)."""
+    patience: int = 3
+    """Windows of stalled or falling signals before the controller switches."""
+    tolerance: float = 0.05
+    """Student counts as caught up when G_student ≥ G_teacher − tolerance·|G_teacher − G_random|."""
+    useful_margin: float = 0.1
+    """The teacher helps only if G_teacher − G_random > useful_margin·max(|G_random|, |G_teacher|, 1)."""
+    min_confidence: float = 0.3
+    """Below this mapping confidence, auto prefers instance over representation transfer."""
+    agreement_target: float = 0.9
+    """Agreement at which distillation counts as done rather than stalled."""
+    max_switches: int = 4
+    """Most mode switches auto makes in one run (against oscillation)."""
+    jsrl_stages: int = 10
+    """JSRL: curriculum stages from the full guide horizon down to 0."""
+    jsrl_tolerance: float = 0.05
+    """JSRL: advance when the moving return ≥ best − tolerance·|best| (Uchendu et al. 2023)."""
+    jsrl_window: int = 10
+    """JSRL: episodes in the moving return."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            from rltransfer.registry import lookup
+
+            lookup(dict.fromkeys(MODES, None), self.mode, what="transfer mode")
+        if self.weight_schedule not in WEIGHT_SCHEDULES:
+            from rltransfer.registry import lookup
+
+            lookup(dict.fromkeys(WEIGHT_SCHEDULES, None), self.weight_schedule, what="weight schedule")
+        _check_range("weight", self.weight, 0.0, 100.0)
+        _check_range("decay_fraction", self.decay_fraction, 1e-6, 1.0)
+        _check_range("temperature", self.temperature, 1e-6, 100.0)
+        _check_range("dqn_distill_coef", self.dqn_distill_coef, 0.0, 100.0)
+        _check_range("hidden_coef", self.hidden_coef, 0.0, 100.0)
+        _check_range("hidden_stage_fraction", self.hidden_stage_fraction, 1e-6, 1.0)
+        _check_range("distill_steps_ratio", self.distill_steps_ratio, 0.0, 10.0)
+        _check_range("instance_ratio", self.instance_ratio, 0.0, 1.0)
+        _check_range("margin", self.margin, 0.0, 100.0)
+        _check_range("dapg_weight", self.dapg_weight, 0.0, 100.0)
+        _check_range("tolerance", self.tolerance, 0.0, 1.0)
+        _check_range("useful_margin", self.useful_margin, 0.0, 10.0)
+        _check_range("min_confidence", self.min_confidence, 0.0, 1.0)
+        _check_range("agreement_target", self.agreement_target, 0.0, 1.0)
+        _check_range("jsrl_tolerance", self.jsrl_tolerance, 0.0, 1.0)
+        for name in ("distill_epochs", "demo_steps", "probe_episodes", "patience", "jsrl_stages", "jsrl_window"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}", fix=f"set {name} ≥ 1")
+        if self.max_switches < 0:
+            raise ConfigError(f"max_switches must be ≥ 0, got {self.max_switches}", fix="set max_switches ≥ 0")
+        if self.window is not None and self.window < 1:
+            raise ConfigError(f"window must be positive, got {self.window}", fix="set window ≥ 1 or None")
+        if self.distill_batch_size is not None and self.distill_batch_size < 1:
+            raise ConfigError("distill_batch_size must be positive", fix="set it ≥ 1 or None")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TransferConfig:
+        """Build from a dict (e.g. TrainConfig.transfer); unknown keys raise ConfigError."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            from rltransfer.registry import suggest
+
+            raise ConfigError(
+                f"unknown transfer option {unknown[0]!r}.{suggest(unknown[0], known)}",
+                fix=f"use only {sorted(known)}",
+            )
+        return cls(**data)
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= float(value) <= high:
+        raise ConfigError(f"{name} must be in [{low}, {high}], got {value}", fix=f"set {name} inside that range")

@@ -1,0 +1,320 @@
+"""The transfer controller: an SB3 callback and state machine that sets the mode and weights of transfer.
+
+At the start it measures the mapped teacher's zero-shot return in the target (and a random policy's),
+then every window it reads the signals — student's recent return, teacher–student agreement and
+distillation loss on the student's recent states, learning progress — and decides:
+
+- start: representation when the teacher is clearly better than random and the mapping is trusted;
+  instance when the mapping's confidence is low; none when the teacher is not better than random.
+- representation → instance when the distillation loss has stalled for `patience` windows while
+  agreement stays below target (the teacher's actions do not fit the student's network; replaying
+  what it does in the target still carries its returns).
+- instance → representation when the student's return has not improved for `patience` windows and
+  representation has not been tried.
+- any → none when the student's return reaches the teacher's estimate (QDagger's cutoff), or when
+  the student's return falls over `patience` windows while transfer is on (negative-transfer guard).
+
+In fixed modes only the weights change. Every window is one row of decisions.jsonl and the
+scalars transfer/mode, weight, agreement, distill_loss, teacher_return_estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+from rltransfer.evaluation import evaluate
+from rltransfer.transfer.config import MODE_CODES
+from rltransfer.transfer.engine import TransferEngine
+
+PROBE_MAX_STEPS = 10_000
+"""Safety cap on one probe episode (envs without a time limit)."""
+
+_STATE_KEYS = (
+    "started",
+    "teacher_return",
+    "random_return",
+    "history",
+    "switches",
+    "mode",
+    "weight",
+    "instance_weight",
+    "instance_start",
+    "off_reason",
+    "tried",
+    "last_window_step",
+)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
+class TransferController(BaseCallback):
+    """Decides transfer mode and weight from measured signals; logs every decision with its reason."""
+
+    def __init__(self, engine: TransferEngine, *, decisions_path: str | Path | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.engine = engine
+        self.config = engine.config
+        self.decisions_path = Path(decisions_path) if decisions_path is not None else None
+        self.seed = seed
+        self.decisions: list[dict[str, Any]] = []
+        self.started = False
+        self.teacher_return = math.nan
+        self.random_return = math.nan
+        self.history: list[dict[str, Any]] = []
+        self.switches = 0
+        self.mode = "none"
+        self.weight = 0.0
+        self.instance_weight = 0.0
+        self.instance_start = 0
+        self.off_reason = ""
+        self.tried: list[str] = []
+        self.last_window_step = 0
+        self.window = 1000
+
+    # ----------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-safe state for checkpoints (resume continues the same decisions)."""
+        state = {key: getattr(self, key) for key in _STATE_KEYS}
+        state["representation_steps"] = self.engine.representation_steps
+        return json.loads(json.dumps(state, default=float).replace("NaN", "null"))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a checkpoint's state."""
+        for key in _STATE_KEYS:
+            if key in state:
+                value = state[key]
+                setattr(self, key, math.nan if value is None and key.endswith("_return") else value)
+        self.engine.representation_steps = int(state.get("representation_steps", 0))
+
+    # ------------------------------------------------------------------------- callbacks
+    def _on_training_start(self) -> None:
+        total = int(getattr(self.model, "_total_timesteps", 0) or 1)
+        self.engine.total_timesteps = total
+        self.window = self.config.window or max(500, total // 40)
+        if not self.started:
+            self._start()
+            self.started = True
+        else:
+            if self.mode == "instance" or self.config.mode == "instance":
+                self.engine.ensure_demonstrations(self.model, seed=self.seed)
+            self._apply(record=False)
+
+    def _on_step(self) -> bool:
+        # on-policy students are measured at rollout end, when the rollout buffer holds their states
+        on_policy = isinstance(self.model, OnPolicyAlgorithm)
+        if not on_policy and self.num_timesteps - self.last_window_step >= self.window:
+            self._on_window()
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if isinstance(self.model, OnPolicyAlgorithm) and self.num_timesteps - self.last_window_step >= self.window:
+            self._on_window()
+
+    # ------------------------------------------------------------------------ decisions
+    def _probe(self) -> None:
+        env = self.engine.env_factory()
+        try:
+            mapped = self.engine.targets.mapped
+            teacher = evaluate(
+                env,
+                lambda obs: mapped.act(np.asarray(obs)[None])[0],
+                episodes=self.config.probe_episodes,
+                seed=self.seed + 30_000,
+                max_steps=PROBE_MAX_STEPS,
+            )
+            env.action_space.seed(self.seed)
+            randomly = evaluate(
+                env,
+                lambda _obs: env.action_space.sample(),
+                episodes=self.config.probe_episodes,
+                seed=self.seed + 31_000,
+                max_steps=PROBE_MAX_STEPS,
+            )
+        finally:
+            env.close()
+        self.teacher_return, self.random_return = teacher.mean, randomly.mean
+        self.engine.extra_env_steps += teacher.env_steps + randomly.env_steps
+
+    def _spread(self) -> float:
+        return max(abs(self.teacher_return - self.random_return), 1e-8)
+
+    def _teacher_useful(self) -> bool:
+        scale = max(abs(self.random_return), abs(self.teacher_return), 1.0)
+        return self.teacher_return - self.random_return > self.config.useful_margin * scale
+
+    def _start(self) -> None:
+        wanted = self.config.mode
+        if wanted == "none":
+            self._decide("none", f"transfer off by configuration; {self.engine.resolved.how}")
+            return
+        self._probe()
+        probes = f"mapped teacher's zero-shot return {self.teacher_return:.1f}, random {self.random_return:.1f}"
+        confidence = self.engine.resolved.mapping.confidence
+        if wanted == "auto":
+            if not self._teacher_useful():
+                self.off_reason = "guard"
+                self._decide("none", f"negative-transfer guard: {probes} — the teacher is not clearly better")
+                return
+            if confidence < self.config.min_confidence:
+                self._enter("instance", f"{probes}; mapping confidence {confidence:.2f} is low → replay its data")
+                return
+            self._enter("representation", f"{probes}; mapping confidence {confidence:.2f} → distil policy and layers")
+            return
+        self._enter(wanted, f"fixed mode {wanted}; {probes}; {self.engine.resolved.how}")
+
+    def _enter(self, mode: str, reason: str) -> None:
+        extra = ""
+        if mode not in self.tried:
+            self.tried.append(mode)
+            if mode == "representation" and self.config.init_from_teacher and self.num_timesteps == 0:
+                extra = f"; init from teacher: {self.engine.initialize_student(self.model).describe()}"
+        if mode == "instance":
+            demos = self.engine.ensure_demonstrations(self.model, seed=self.seed)
+            self.instance_start = self.num_timesteps
+            mean = float(np.mean(demos.episode_returns)) if demos.episode_returns else math.nan
+            extra += f"; {len(demos)} teacher transitions collected in the target (episode return {mean:.1f})"
+        self._decide(mode, reason + extra)
+
+    def _decide(self, mode: str, reason: str, signals: dict[str, Any] | None = None) -> None:
+        if mode != self.mode and self.started:
+            self.switches += 1
+        self.mode = mode
+        self._update_weights()
+        self._apply(record=True, reason=reason, signals=signals or {})
+
+    def _student_return(self) -> float:
+        buffer = getattr(self.model, "ep_info_buffer", None)
+        if not buffer:
+            return math.nan
+        recent = [float(info["r"]) for info in list(buffer)[-10:]]
+        return float(np.mean(recent))
+
+    def _update_weights(self) -> None:
+        config, total = self.config, max(1, self.engine.total_timesteps)
+        elapsed = self.num_timesteps / (config.decay_fraction * total)
+        if config.weight_schedule == "return":
+            student = self._student_return()
+            if math.isnan(student) or math.isnan(self.teacher_return):
+                share = 1.0
+            else:
+                share = float(np.clip(1.0 - (student - self.random_return) / self._spread(), 0.0, 1.0))
+            self.weight = config.weight * share
+        elif config.weight_schedule == "linear":
+            self.weight = config.weight * max(0.0, 1.0 - elapsed)
+        elif config.weight_schedule == "exponential":
+            self.weight = config.weight * math.exp(-5.0 * elapsed)
+        else:
+            self.weight = config.weight
+        since = (self.num_timesteps - self.instance_start) / (config.decay_fraction * total)
+        self.instance_weight = max(0.0, 1.0 - since)
+
+    def _apply(self, *, record: bool, reason: str = "", signals: dict[str, Any] | None = None) -> None:
+        self.engine.set_mode(self.model, self.mode, self.weight, self.instance_weight)
+        if not record:
+            return
+        active = {"representation": self.weight, "instance": self.instance_weight}.get(self.mode, 0.0)
+        row = {
+            "step": int(self.num_timesteps),
+            "mode": self.mode,
+            "weight": float(active),
+            "reason": reason,
+            **{key: _finite(value) for key, value in (signals or {}).items()},
+            "teacher_return_estimate": _finite(self.teacher_return),
+            "random_return": _finite(self.random_return),
+            "extra_env_steps": int(self.engine.extra_env_steps),
+        }
+        self.decisions.append(row)
+        if self.decisions_path is not None:
+            with open(self.decisions_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+        logger = self.model.logger
+        logger.record("transfer/mode", MODE_CODES[self.mode])
+        logger.record("transfer/weight", float(active))
+        logger.record("transfer/teacher_return_estimate", _finite(self.teacher_return) or 0.0)
+        for key in ("agreement", "distill_loss"):
+            value = (signals or {}).get(key)
+            if value is not None and math.isfinite(value):
+                logger.record(f"transfer/{key}", float(value))
+
+    def _on_window(self) -> None:
+        steps = self.num_timesteps - self.last_window_step
+        self.last_window_step = self.num_timesteps
+        if self.mode == "representation":
+            self.engine.representation_steps += steps
+        if self.config.mode == "none":
+            return
+        agreement_value, distill = self.engine.measure(self.model)
+        student = self._student_return()
+        self.history.append(
+            {
+                "step": self.num_timesteps,
+                "return": student,
+                "agreement": agreement_value,
+                "distill": distill,
+                "mode": self.mode,
+            }
+        )
+        signals = {"agreement": agreement_value, "distill_loss": distill, "student_return": student}
+        mode, reason = self._next_mode(student, agreement_value) if self.config.mode == "auto" else (self.mode, "")
+        if mode != self.mode:
+            if mode == "none":
+                self._decide(mode, reason, signals)
+            else:
+                self._enter(mode, reason)
+                self.decisions[-1].update({k: _finite(v) for k, v in signals.items()})
+        else:
+            self._update_weights()
+            self._decide(self.mode, reason or f"keep {self.mode}", signals)
+
+    def _recent(self, key: str, count: int) -> list[float]:
+        values = [float(row[key]) for row in self.history[-count:]]
+        return values if len(values) == count and all(math.isfinite(v) for v in values) else []
+
+    def _next_mode(self, student: float, agreement_value: float) -> tuple[str, str]:
+        config, patience = self.config, self.config.patience
+        caught_up = math.isfinite(student) and student >= self.teacher_return - config.tolerance * self._spread()
+        if self.mode != "none" and caught_up:
+            self.off_reason = "caught_up"
+            return "none", (
+                f"student return {student:.1f} reached the teacher's estimate {self.teacher_return:.1f}: "
+                "transfer off (QDagger cutoff)"
+            )
+        returns = self._recent("return", patience + 1)
+        if self.mode != "none" and returns and all(b < a for a, b in zip(returns, returns[1:], strict=False)):
+            if returns[0] - returns[-1] > 0.1 * self._spread():
+                self.off_reason = "guard"
+                return "none", (
+                    f"negative-transfer guard: return fell {returns[0]:.1f} → {returns[-1]:.1f} over {patience} "
+                    f"windows with {self.mode} transfer on"
+                )
+        if self.switches >= config.max_switches:
+            return self.mode, f"keep {self.mode} (switch limit {config.max_switches} reached)"
+        if self.mode == "representation":
+            losses = self._recent("distill", patience + 1)
+            stalled = bool(losses) and min(losses[1:]) >= 0.95 * losses[0]
+            if stalled and agreement_value < config.agreement_target and "instance" not in self.tried:
+                return "instance", (
+                    f"distillation stalled (loss {losses[0]:.3g} → {losses[-1]:.3g} over {patience} windows), "
+                    f"agreement {agreement_value:.2f} < {config.agreement_target}; teacher's return "
+                    f"{self.teacher_return:.1f} is high → replay its transitions"
+                )
+        elif self.mode == "instance":
+            flat = bool(returns) and max(returns[1:]) <= returns[0]
+            if flat and "representation" not in self.tried:
+                return "representation", f"no return progress over {patience} windows with instance transfer"
+        elif self.off_reason == "caught_up" and math.isfinite(student):
+            if student < self.teacher_return - 0.5 * self._spread():
+                self.off_reason = ""
+                return "representation", (
+                    f"student return {student:.1f} fell far below the teacher's {self.teacher_return:.1f} → distil again"
+                )
+        return self.mode, ""

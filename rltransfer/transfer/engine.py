@@ -1,0 +1,246 @@
+"""The transfer engine: the state a Transfer* algorithm carries and the step it adds after SB3's train().
+
+Design choice (documented, see STYLE.md): SB3's training loops are not copied. The kickstarting /
+QDagger auxiliary loss is applied as a separate gradient step right after `super().train()`, on the
+states the *student* just visited (on-policy: the rollout buffer; off-policy: replay samples of the
+student's own transitions). This alternates RL and distillation updates instead of summing them into
+one loss; with a decaying weight the two are equivalent to first order, and the RL update is exactly
+SB3's.
+
+- representation: λ·[KL(π_T‖π_S) (×3.0 and τ = 0.1 for DQN) + hidden_coef·layer matching].
+- instance, on-policy (DAPG, Rajeswaran et al. 2018): −λ·log π_S(a_teacher | s_teacher) on teacher
+  transitions; off-policy: teacher transitions mixed into replay batches (MixedReplayBuffer) plus,
+  for DQN, DQfD's large-margin loss on them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.dqn.policies import DQNPolicy
+
+from rltransfer.transfer.config import TransferConfig
+from rltransfer.transfer.instance import Demonstrations, MixedReplayBuffer, collect_demonstrations
+from rltransfer.transfer.losses import (
+    HiddenMatcher,
+    agreement,
+    hidden_widths,
+    margin_loss,
+    policy_distillation_loss,
+    student_output,
+)
+from rltransfer.transfer.teacher import ResolvedTeacher, TeacherTargets
+from rltransfer.transfer.weights import WeightCopyReport, copy_teacher_weights
+
+EnvFactory = Callable[[], gym.Env[Any, Any]]
+
+
+def algorithm_kind(model: BaseAlgorithm) -> str:
+    """ "on_policy" (PPO, A2C), "q_network" (DQN) or "actor" (SAC, TD3)."""
+    if isinstance(model, OnPolicyAlgorithm):
+        return "on_policy"
+    return "q_network" if isinstance(model.policy, DQNPolicy) else "actor"
+
+
+class TransferEngine:
+    """Teacher targets, current mode and weights, hidden matcher and demonstrations of one student."""
+
+    def __init__(
+        self, model: BaseAlgorithm, resolved: ResolvedTeacher, config: TransferConfig, env_factory: EnvFactory
+    ) -> None:
+        self.config = config
+        self.resolved = resolved
+        self.env_factory = env_factory
+        self.kind = algorithm_kind(model)
+        self.targets = TeacherTargets(
+            resolved.teacher, resolved.mapping, model.action_space, temperature=config.temperature
+        )
+        self.mode = "none"
+        self.weight = 0.0
+        self.instance_weight = 0.0
+        self.representation_steps = 0
+        self.total_timesteps = 1
+        self.demos: Demonstrations | None = None
+        self.extra_env_steps = 0
+        self.last_distill_loss = math.nan
+        self.last_hidden_loss = math.nan
+        self.matcher: HiddenMatcher | None = None
+        self.matcher_optimizer: torch.optim.Optimizer | None = None
+        if config.hidden_matching:
+            self.matcher = HiddenMatcher(hidden_widths(model.policy), self.targets.hidden_widths())
+            if self.matcher.stages:
+                self.matcher_optimizer = torch.optim.Adam(self.matcher.parameters(), lr=1e-3)
+
+    # ----------------------------------------------------------------------------------- setup
+    def initialize_student(self, model: BaseAlgorithm) -> WeightCopyReport:
+        """Copy the teacher's weights into the student through the mapping (what fits)."""
+        return copy_teacher_weights(self.resolved.teacher.policy, model.policy, self.resolved.mapping)
+
+    def ensure_demonstrations(self, model: BaseAlgorithm, *, seed: int) -> Demonstrations:
+        """Collect teacher transitions in the target once (and hand them to a MixedReplayBuffer)."""
+        if self.demos is None:
+            self.demos = collect_demonstrations(
+                self.targets.mapped, self.env_factory, steps=self.config.demo_steps, seed=seed + 20_000
+            )
+            self.extra_env_steps += self.demos.env_steps
+            buffer = getattr(model, "replay_buffer", None)
+            if isinstance(buffer, MixedReplayBuffer):
+                actions = self.demos.actions
+                if isinstance(model.action_space, gym.spaces.Box):
+                    actions = model.policy.scale_action(actions)
+                buffer.set_demonstrations(self.demos, actions)
+        return self.demos
+
+    def set_mode(self, model: BaseAlgorithm, mode: str, weight: float, instance_weight: float) -> None:
+        """Apply the controller's decision: mode, distillation weight, instance weight and replay ratio."""
+        self.mode = mode
+        self.weight = weight if mode == "representation" else 0.0
+        self.instance_weight = instance_weight if mode == "instance" else 0.0
+        buffer = getattr(model, "replay_buffer", None)
+        if isinstance(buffer, MixedReplayBuffer):
+            buffer.demo_ratio = self.config.instance_ratio * self.instance_weight
+
+    def hidden_stage(self) -> int:
+        """Index of the layer pair matched now (bottom-up); ≥ matcher.stages means output only."""
+        stage_steps = max(1, int(self.config.hidden_stage_fraction * self.total_timesteps))
+        return self.representation_steps // stage_steps
+
+    # ------------------------------------------------------------------------------ the step
+    def after_train(self, model: BaseAlgorithm, gradient_steps: int | None = None) -> None:
+        """The distillation / demonstration step that follows SB3's train()."""
+        if self.mode == "representation" and self.weight > 0.0:
+            self._representation_step(model, gradient_steps)
+        elif self.mode == "instance" and self.instance_weight > 0.0 and self.demos is not None:
+            self._instance_step(model, gradient_steps)
+
+    def _optimizer(self, model: BaseAlgorithm) -> torch.optim.Optimizer:
+        if self.kind == "actor":
+            return model.actor.optimizer  # type: ignore[attr-defined,no-any-return]
+        return model.policy.optimizer
+
+    def _parameters(self, model: BaseAlgorithm) -> list[torch.nn.Parameter]:
+        module = model.actor if self.kind == "actor" else model.policy  # type: ignore[attr-defined]
+        return list(module.parameters())
+
+    def _apply(self, model: BaseAlgorithm, loss: torch.Tensor, with_matcher: bool) -> None:
+        optimizer = self._optimizer(model)
+        optimizer.zero_grad()
+        if with_matcher and self.matcher_optimizer is not None:
+            self.matcher_optimizer.zero_grad()
+        loss.backward()
+        max_norm = float(getattr(model, "max_grad_norm", 10.0) or 10.0)
+        torch.nn.utils.clip_grad_norm_(self._parameters(model), max_norm)
+        optimizer.step()
+        if with_matcher and self.matcher_optimizer is not None:
+            self.matcher_optimizer.step()
+
+    def _batches(self, model: BaseAlgorithm, gradient_steps: int | None) -> list[torch.Tensor]:
+        """Student states for this step: the rollout (on-policy) or fresh replay samples of own transitions."""
+        size = self.config.distill_batch_size or int(getattr(model, "batch_size", 0) or 0)
+        if self.kind == "on_policy":
+            states = torch.as_tensor(_rollout_states(model))
+            size = size or len(states)
+            batches: list[torch.Tensor] = []
+            for _ in range(self.config.distill_epochs):
+                order = torch.randperm(len(states))
+                batches += [states[order[i : i + size]] for i in range(0, len(states), size)]
+            return batches
+        buffer = model.replay_buffer  # type: ignore[attr-defined]
+        steps = max(1, int(round((gradient_steps or 1) * self.config.distill_steps_ratio)))
+        sample = buffer.sample_online if isinstance(buffer, MixedReplayBuffer) else buffer.sample
+        return [sample(size or 64).observations for _ in range(steps)]
+
+    def _representation_step(self, model: BaseAlgorithm, gradient_steps: int | None) -> None:
+        policy = model.policy
+        stage = self.hidden_stage()
+        use_matcher = self.matcher is not None and stage < self.matcher.stages
+        coef = self.weight * (self.config.dqn_distill_coef if self.kind == "q_network" else 1.0)
+        losses, hidden_losses = [], []
+        for states in self._batches(model, gradient_steps):
+            teacher = self.targets(states, with_hidden=use_matcher)
+            student = student_output(policy, states.float(), temperature=self.config.temperature)
+            distill = policy_distillation_loss(policy, student, teacher)
+            loss = coef * distill
+            if use_matcher:
+                assert self.matcher is not None
+                hidden = self.matcher.loss(student.hidden, teacher.hidden, stage)
+                loss = loss + self.weight * self.config.hidden_coef * hidden
+                hidden_losses.append(float(hidden.detach()))
+            self._apply(model, loss, use_matcher)
+            losses.append(float(distill.detach()))
+        self.last_distill_loss = float(np.mean(losses)) if losses else math.nan
+        self.last_hidden_loss = float(np.mean(hidden_losses)) if hidden_losses else math.nan
+        model.logger.record("transfer/distill_step_loss", self.last_distill_loss)
+        if hidden_losses:
+            model.logger.record("transfer/hidden_loss", self.last_hidden_loss)
+            model.logger.record("transfer/hidden_stage", stage)
+
+    def _instance_step(self, model: BaseAlgorithm, gradient_steps: int | None) -> None:
+        assert self.demos is not None
+        policy: BasePolicy = model.policy
+        if self.kind == "on_policy":
+            n_states = len(_rollout_states(model))
+            size = self.config.distill_batch_size or int(getattr(model, "batch_size", 0) or 0) or n_states
+            obs = torch.as_tensor(self.demos.obs)
+            actions = torch.as_tensor(self.demos.actions)
+            losses = []
+            for _ in range(self.config.distill_epochs * max(1, n_states // size)):
+                index = torch.randint(0, len(obs), (size,))
+                _, log_prob, _ = policy.evaluate_actions(obs[index], actions[index])  # type: ignore[attr-defined]
+                loss = -self.config.dapg_weight * self.instance_weight * log_prob.mean()
+                self._apply(model, loss, False)
+                losses.append(float(loss.detach()))
+            model.logger.record("transfer/dapg_loss", float(np.mean(losses)))
+        elif self.kind == "q_network" and self.config.margin_loss:
+            buffer = model.replay_buffer  # type: ignore[attr-defined]
+            assert isinstance(buffer, MixedReplayBuffer)
+            size = self.config.distill_batch_size or int(getattr(model, "batch_size", 64))
+            steps = max(1, int(round((gradient_steps or 1) * self.config.distill_steps_ratio)))
+            losses = []
+            for _ in range(steps):
+                batch = buffer.sample_demonstrations(size)
+                q_values = model.q_net(batch.observations)  # type: ignore[attr-defined]
+                loss = self.instance_weight * margin_loss(q_values, batch.actions, self.config.margin)
+                self._apply(model, loss, False)
+                losses.append(float(loss.detach()))
+            model.logger.record("transfer/margin_loss", float(np.mean(losses)))
+
+    # ------------------------------------------------------------------------------ signals
+    @torch.no_grad()
+    def measure(self, model: BaseAlgorithm, *, max_states: int = 512) -> tuple[float, float]:
+        """(agreement, distillation loss) of student vs teacher on the student's recent states."""
+        states = recent_states(model, max_states)
+        if len(states) == 0:
+            return math.nan, math.nan
+        tensor = torch.as_tensor(states, dtype=torch.float32)
+        teacher = self.targets(tensor)
+        student = student_output(model.policy, tensor, temperature=self.config.temperature)
+        loss = float(policy_distillation_loss(model.policy, student, teacher))
+        return agreement(model.policy, student, teacher), loss
+
+
+def _rollout_states(model: BaseAlgorithm) -> np.ndarray:
+    buffer = model.rollout_buffer  # type: ignore[attr-defined]
+    filled = buffer.buffer_size if buffer.full else buffer.pos
+    return np.asarray(buffer.observations[:filled]).reshape(-1, *model.observation_space.shape)  # type: ignore[misc]
+
+
+def recent_states(model: BaseAlgorithm, count: int) -> np.ndarray:
+    """Up to `count` of the student's most recent observations (rollout or replay buffer)."""
+    if isinstance(model, OnPolicyAlgorithm):
+        return _rollout_states(model)[-count:]
+    buffer = model.replay_buffer  # type: ignore[attr-defined]
+    filled = buffer.buffer_size if buffer.full else buffer.pos
+    if filled == 0:
+        return np.zeros((0, *model.observation_space.shape))  # type: ignore[misc]
+    rows = max(1, count // buffer.n_envs)
+    index = (buffer.pos - 1 - np.arange(min(rows, filled))) % buffer.buffer_size
+    return np.asarray(buffer.observations[index]).reshape(-1, *model.observation_space.shape)  # type: ignore[misc]
