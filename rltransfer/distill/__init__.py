@@ -1,0 +1,26 @@
+"""Distil a (general or large) teacher into a small task-specific student, deployed only past a gate.
+
+The teacher answers many states of the target task; the student, a small SB3 policy of the teacher's
+algorithm family, learns those answers: cross-entropy to the teacher's action probabilities (softmax of
+the logits for PPO/A2C, softmax(Q/τ) for DQN, Rusu et al. 2016) or regression to its deterministic
+action (continuous). States come from teacher rollouts, then DAgger rounds (Ross et al., 2011) in which
+the student acts and the teacher labels what it visits. The student is deployed (zoo card + safetensors
++ ONNX) only when it agrees with the teacher on held-out states and keeps its return on the task.
+
+Modules: `report` (settings, gates, report), `learning` (labels, rollouts, supervised fit), `core`
+(`distill` and deployment).
+"""
+
+from rltransfer.distill.core import ONNX_FILE, REPORT_FILE, distill
+from rltransfer.distill.report import DistillConfig, DistillGateError, DistillReport, Gate, RoundStats
+
+__all__ = [
+    "ONNX_FILE",
+    "REPORT_FILE",
+    "DistillConfig",
+    "DistillGateError",
+    "DistillReport",
+    "Gate",
+    "RoundStats",
+    "distill",
+]
