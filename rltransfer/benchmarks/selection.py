@@ -21,6 +21,40 @@ from typing import Any
 
 import numpy as np
 
+README_SECTION = """## How `rltransfer rank` works (README section)
+
+`rltransfer rank --env ID` scores every teacher of the zoo for a target without a gradient step, within a
+budget of target env steps (default 2000, shared by all teachers):
+
+1. **Space compatibility** (signatures only): 1 for identical spaces, −0.1 for other bounds, −0.2 for another
+   observation size, −0.2 for binning between discrete and continuous actions, 0 when no action map bridges
+   the spaces (e.g. 2 vs 3 discrete actions).
+2. **Mapping** (student obs → teacher obs, teacher action → student action), found MASTER-style: a ridge
+   one-step model (Δobs on [1, z, z⊗z, action, action⊗z]) is fitted on the teacher's stored source
+   transitions; per-dimension signatures invariant to order, scale and sign (autocorrelation, speed, share of
+   Δ explained by the action and by the other dims, skew, kurtosis, discreteness, bounds) give a first
+   assignment by `scipy.optimize.linear_sum_assignment` (distractor dims are left over and dropped, missing
+   dims padded with the teacher's mean); a local search over sign flips, swaps and re-assignments minimises
+   the model's error on random-policy target data, where the best action map for each candidate is exact
+   (a linear assignment of actions, of binning levels, or an enumeration of signs and orders of continuous
+   dims). Scales come from bound ranges where both dims are bounded, else from std ratios refined against the
+   model. Mirror images (all signs flipped with the actions swapped) of symmetric tasks fit equally well, so
+   among candidates within noise of the best the simplest wins; the plausible few are confirmed by zero-shot
+   episodes.
+3. **Dynamics similarity**: 0.7 × (the model's R² on mapped target data / its held-out R² on the source)
+   + 0.3 × exp(−mean Wasserstein-1 distance) between mapped target and source state distributions.
+4. **Zero-shot return** of the mapped teacher, over probe episodes cut at a common horizon, normalized so
+   that 0 is the random policy in the target and 1 the teacher's own return on its source task over the same
+   horizon.
+
+`score = compatibility × (0.7 · clip(zero_shot, 0, 1) + 0.3 · dynamics_similarity)`: the zero-shot rollout
+is the most direct and cheapest strong predictor of benefit, measured through exactly the mapping the
+controller will use; dynamics similarity orders the teachers that fail zero-shot and breaks ties;
+compatibility multiplies because conversions lose information and unbridgeable gaps rule a teacher out.
+Below 0.3 for every teacher the recommendation is "train from scratch". The mapping is stored with the
+ranking (`--json`, `--out FILE`: `Mapping.to_dict()`), so the transfer controller uses exactly it.
+"""
+
 DEFAULT_TARGETS = (
     "rltransfer/CartPole-Reversed-v0",
     "rltransfer/CartPole-Permuted-v0",
@@ -174,6 +208,7 @@ def _run(args: argparse.Namespace) -> int:
         "## Per target",
         "",
     ]
-    atomic_write_text(args.out, "\n".join(header) + "\n\n".join(sections) + "\n")
+    body = "\n".join(header) + "\n\n".join(sections) + "\n\n" + README_SECTION
+    atomic_write_text(args.out, body)
     print(f"wrote {args.out}")
     return 0
