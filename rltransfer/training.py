@@ -97,6 +97,10 @@ class RunResult:
     transfer_env_steps: int = 0
     """Target env steps spent outside training: teacher probes and demonstrations (guide steps of
     jsrl are training steps and counted in total_timesteps)."""
+    transfer_setup_seconds: float = 0.0
+    """Part of learn_seconds spent once on teacher probes and demonstrations (not per step)."""
+    learn_seconds: float = 0.0
+    """Wall time of model.learn alone (this session's part on resume): the per-step cost of training."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -163,7 +167,14 @@ def write_run_header(run_dir: Path, config: TrainConfig, command: str) -> None:
 
 
 def finish_run(
-    run_dir: Path, config: TrainConfig, returns: list[float], started: float, *, transfer_env_steps: int = 0
+    run_dir: Path,
+    config: TrainConfig,
+    returns: list[float],
+    started: float,
+    *,
+    transfer_env_steps: int = 0,
+    learn_seconds: float = 0.0,
+    transfer_setup_seconds: float = 0.0,
 ) -> RunResult:
     """Write result.json (atomically, last) and return it."""
     tail = returns[-10:]
@@ -178,6 +189,8 @@ def finish_run(
         wall_seconds=time.time() - started,
         teacher=config.teacher,
         transfer_env_steps=transfer_env_steps,
+        learn_seconds=learn_seconds,
+        transfer_setup_seconds=transfer_setup_seconds,
     )
     atomic_write_text(run_dir / RESULT_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
     return result
@@ -310,6 +323,7 @@ def train_student(
     model = setup.model
     done = load_checkpoint(run_path, model, setup.stateful) if resume else 0
     recorder = EpisodeRecorder(run_path / EPISODES_FILE, append=resume)
+    learn_started = time.time()
     try:
         model.learn(
             total_timesteps=config.total_timesteps - done,
@@ -317,6 +331,9 @@ def train_student(
             progress_bar=progress_bar,
             tb_log_name=config.method,
             reset_num_timesteps=not resume,
+            # dump every iteration (on-policy) or episode (off-policy): SB3's defaults (A2C: 100 iterations,
+            # off-policy: 4 episodes) leave short runs without TensorBoard scalars
+            log_interval=1,
         )
     except KeyboardInterrupt:
         save_checkpoint(run_path, model, setup.stateful)
@@ -324,10 +341,17 @@ def train_student(
     finally:
         recorder._on_training_end()
         setup.vec_env.close()
+    learn_seconds = time.time() - learn_started
     save_student(model, config, run_path, teacher=setup.teacher)
     engine = getattr(model, "transfer_engine", None)
     result = finish_run(
-        run_path, config, recorder.returns, started, transfer_env_steps=engine.extra_env_steps if engine else 0
+        run_path,
+        config,
+        recorder.returns,
+        started,
+        transfer_env_steps=engine.extra_env_steps if engine else 0,
+        learn_seconds=learn_seconds,
+        transfer_setup_seconds=engine.setup_seconds if engine else 0.0,
     )
     import shutil
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -87,7 +88,9 @@ class TransferMixin:
             args["teacher"], env_factory=args["env_factory"], zoo=args["zoo"], mapping=args["mapping"], seed=seed
         )
         model: BaseAlgorithm = self  # type: ignore[assignment]
-        self.transfer_engine = TransferEngine(model, resolved, self.transfer_config, args["env_factory"])
+        # the transfer machinery must not shift the student's random stream (auto → none equals scratch)
+        with torch.random.fork_rng():
+            self.transfer_engine = TransferEngine(model, resolved, self.transfer_config, args["env_factory"])
         self.transfer_controller = TransferController(
             self.transfer_engine, decisions_path=args["decisions_path"], seed=seed
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,7 @@ class TransferController(BaseCallback):
 
     # ------------------------------------------------------------------------ decisions
     def _probe(self) -> None:
+        started = time.time()
         env = self.engine.env_factory()
         try:
             mapped = self.engine.targets.mapped
@@ -143,6 +145,7 @@ class TransferController(BaseCallback):
             env.close()
         self.teacher_return, self.random_return = teacher.mean, randomly.mean
         self.engine.extra_env_steps += teacher.env_steps + randomly.env_steps
+        self.engine.setup_seconds += time.time() - started
 
     def _spread(self) -> float:
         return max(abs(self.teacher_return - self.random_return), 1e-8)

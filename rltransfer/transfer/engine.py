@@ -16,6 +16,7 @@ SB3's.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +71,7 @@ class TransferEngine:
         self.total_timesteps = 1
         self.demos: Demonstrations | None = None
         self.extra_env_steps = 0
+        self.setup_seconds = 0.0
         self.last_distill_loss = math.nan
         self.last_hidden_loss = math.nan
         self.matcher: HiddenMatcher | None = None
@@ -87,6 +89,7 @@ class TransferEngine:
     def ensure_demonstrations(self, model: BaseAlgorithm, *, seed: int) -> Demonstrations:
         """Collect teacher transitions in the target once (and hand them to a MixedReplayBuffer)."""
         if self.demos is None:
+            started = time.time()
             self.demos = collect_demonstrations(
                 self.targets.mapped, self.env_factory, steps=self.config.demo_steps, seed=seed + 20_000
             )
@@ -97,6 +100,7 @@ class TransferEngine:
                 if isinstance(model.action_space, gym.spaces.Box):
                     actions = model.policy.scale_action(actions)
                 buffer.set_demonstrations(self.demos, actions)
+            self.setup_seconds += time.time() - started
         return self.demos
 
     def set_mode(self, model: BaseAlgorithm, mode: str, weight: float, instance_weight: float) -> None:

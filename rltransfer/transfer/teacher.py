@@ -92,8 +92,10 @@ def resolve_teacher(
                 raise IncompatibleSpacesError("no teacher in the zoo fits this target", fix="train one or pass --zoo")
             top = rankings[0]
             loaded = load_teacher(top.teacher, zoo)
-            estimate = getattr(top, "zero_shot_return", None)
-            how = f"teacher auto: {top.teacher} ranked first (score {float(top.score):.3g})"
+            how = (
+                f"teacher auto: {top.teacher} ranked first (score {float(top.score):.3g}, "
+                f"normalized zero-shot return {float(getattr(top, 'zero_shot_return', float('nan'))):.2f})"
+            )
             if mapping is None:
                 mapping = top.mapping
         else:

@@ -1,0 +1,183 @@
+"""Transfer controller and baselines: every algorithm in every mode with tiny budgets, plus unit checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rltransfer.errors import ConfigError, UnknownNameError
+from rltransfer.mapping import ActionMap, Mapping, ObsMap
+from rltransfer.policies import build_policy
+from rltransfer.training import TrainConfig, train_student
+from rltransfer.transfer import TransferConfig, TransferPPO
+from rltransfer.transfer.losses import layer_pairs
+from rltransfer.transfer.methods import method_builder
+from rltransfer.transfer.weights import copy_teacher_weights
+from rltransfer.zoo import load_teacher
+
+# Small, fast transfer settings for tests: short probes, few demonstrations, frequent windows.
+FAST = {"probe_episodes": 2, "demo_steps": 300, "window": 200}
+TINY_NET = {"net_arch": [16]}
+OFF_POLICY = {"learning_starts": 100, "batch_size": 32, "buffer_size": 5000}
+
+
+def _setup(algo: str) -> tuple[str, str, dict[str, object], int]:
+    """(env, teacher, hyperparams, steps) of a tiny run for each algorithm."""
+    if algo in ("sac", "td3"):
+        return "rltransfer/Pendulum-v0", "tiny-sac", dict(OFF_POLICY), 400
+    if algo == "dqn":
+        return "CartPole-v1", "tiny-ppo", {**OFF_POLICY, "train_freq": 16, "gradient_steps": 8}, 600
+    return "CartPole-v1", "tiny-ppo", {"n_steps": 64} if algo == "ppo" else {"n_steps": 16}, 600
+
+
+def _events(run: Path) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: set[str] = set()
+    for events in run.glob("tb/*/events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    return tags
+
+
+def _decisions(run: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (run / "decisions.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("mode", ["representation", "instance", "auto"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "sac", "td3"])
+def test_every_algorithm_in_every_mode(algo: str, mode: str, tiny_zoo: Path, tmp_path: Path) -> None:
+    env_id, teacher, hyperparams, steps = _setup(algo)
+    transfer = dict(FAST)
+    if mode == "auto":
+        transfer["useful_margin"] = 0.0  # a barely trained teacher: let auto start transfer, to exercise it
+    config = TrainConfig(
+        env_id=env_id, algo=algo, total_timesteps=steps, method=mode, teacher=teacher, zoo=str(tiny_zoo), seed=0,
+        n_envs=2 if algo in ("ppo", "a2c") else 1, hyperparams=hyperparams, policy_kwargs=TINY_NET, transfer=transfer,
+    )
+    result = train_student(config, tmp_path / "run")
+    run = tmp_path / "run"
+    decisions = _decisions(run)
+    assert decisions[0]["step"] == 0 and decisions[0]["reason"]
+    assert len(decisions) >= 2, "the controller decides once per window"
+    assert {row["mode"] for row in decisions} <= {"representation", "instance", "none"}
+    if mode != "auto":
+        assert all(row["mode"] == mode for row in decisions)
+    assert {"transfer/mode", "transfer/weight", "transfer/teacher_return_estimate"} <= _events(run)
+    card = json.loads((run / "student" / "card.json").read_text())
+    assert card["algo"] == algo and card["env_id"] == env_id
+    student = load_teacher(run / "student")
+    assert student.policy is not None
+    assert (run / "result.json").is_file() and result.transfer_env_steps > 0
+    rows = (run / "episodes.csv").read_text().splitlines()
+    assert rows[0] == "timesteps,return,length" and len(rows) > 1
+
+
+@pytest.mark.parametrize("method", ["scratch", "finetune", "kickstart", "jsrl"])
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_baseline_methods(algo: str, method: str, tiny_zoo: Path, tmp_path: Path) -> None:
+    env_id, teacher, hyperparams, steps = _setup(algo)
+    config = TrainConfig(
+        env_id=env_id, algo=algo, total_timesteps=steps, method=method, teacher=None if method == "scratch" else teacher,
+        zoo=str(tiny_zoo), seed=0, n_envs=2 if algo == "ppo" else 1, hyperparams=hyperparams,
+        policy_kwargs=TINY_NET, transfer=FAST if method == "kickstart" else {},
+    )
+    result = train_student(config, tmp_path / "run")
+    decisions = _decisions(tmp_path / "run")
+    assert decisions[0]["mode"] == {"scratch": "none", "finetune": "finetune", "kickstart": "representation",
+                                    "jsrl": "jsrl"}[method]
+    if method == "finetune":
+        assert "copied actor trunk" in str(decisions[0]["reason"]) or algo == "dqn"
+    if method == "kickstart":
+        weights = [float(row["weight"]) for row in decisions]  # type: ignore[arg-type]
+        assert weights[0] == 1.0 and weights[-1] < weights[0], "kickstarting's weight decays"
+    if method == "jsrl":
+        assert decisions[0]["weight"] > 0, "the guide starts with a positive horizon"
+    assert result.total_timesteps == steps and (tmp_path / "run" / "student" / "card.json").is_file()
+
+
+def test_python_api_feels_like_sb3(tiny_zoo: Path) -> None:
+    env = gym.make("CartPole-v1")
+    model = TransferPPO(
+        "MlpPolicy", env, teacher=str(tiny_zoo / "tiny-ppo"), transfer=TransferConfig(mode="representation", **FAST),
+        n_steps=64, policy_kwargs=TINY_NET, seed=0,
+    )
+    model.learn(total_timesteps=256)
+    assert model.num_timesteps >= 256
+    assert model.decisions[0]["mode"] == "representation"
+    action, _ = model.predict(np.zeros(4, dtype=np.float32), deterministic=True)
+    assert int(action) in (0, 1)
+
+
+def test_weight_copy_through_permutation_and_scaling() -> None:
+    """A student initialised through a mapping acts exactly as the teacher on mapped observations."""
+    torch.manual_seed(0)
+    teacher_obs = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+    teacher = build_policy("ppo", teacher_obs, gym.spaces.Discrete(3), {"net_arch": [8, 8]})
+    student = build_policy("ppo", gym.spaces.Box(-np.inf, np.inf, (5,), np.float32), gym.spaces.Discrete(3),
+                           {"net_arch": [8, 8]})
+    mapping = Mapping(
+        obs=ObsMap(index=(2, 0, -1, 4), scale=(2.0, -0.5, 1.0, 3.0), offset=(0.1, 0.0, 0.7, -0.2)),
+        action=ActionMap(kind="permutation", permutation=(2, 0, 1)),
+    )
+    report = copy_teacher_weights(teacher, student, mapping)
+    assert not any("actor" in s for s in report.skipped)
+    student_obs = torch.randn(32, 5)
+    with torch.no_grad():
+        teacher_logits = teacher.action_net(teacher.mlp_extractor.policy_net(mapping.obs.apply_torch(student_obs)))
+        student_logits = student.action_net(student.mlp_extractor.policy_net(student_obs))
+    assert torch.allclose(student_logits[:, [2, 0, 1]], teacher_logits, atol=1e-5)
+
+
+def test_weight_copy_reports_what_does_not_fit() -> None:
+    space = gym.spaces.Box(-1, 1, (3,), np.float32)
+    teacher = build_policy("ppo", space, gym.spaces.Discrete(2), {"net_arch": [16, 16]})
+    student = build_policy("ppo", space, gym.spaces.Discrete(2), {"net_arch": [8]})
+    report = copy_teacher_weights(teacher, student, Mapping.identity(__import__("rltransfer").spaces.SpaceSignature.of(space)))
+    assert report.copied == [] or all("actor" not in c for c in report.copied)
+    assert any("actor trunk" in s for s in report.skipped)
+
+
+def test_layer_pairs_match_every_kth_teacher_layer() -> None:
+    assert layer_pairs(2, 4) == [(0, 1), (1, 3)]
+    assert layer_pairs(3, 6) == [(0, 1), (1, 3), (2, 5)]
+    assert layer_pairs(2, 2) == [(0, 0), (1, 1)]
+    assert layer_pairs(1, 2) == [(0, 1)]
+
+
+def test_mixed_replay_buffer_mixes_at_the_ratio() -> None:
+    from rltransfer.transfer.instance import Demonstrations, MixedReplayBuffer
+
+    obs_space = gym.spaces.Box(-10, 10, (2,), np.float32)
+    buffer = MixedReplayBuffer(100, obs_space, gym.spaces.Discrete(2), device="cpu")
+    for _ in range(50):
+        buffer.add(np.zeros((1, 2)), np.zeros((1, 2)), np.array([0]), np.array([0.0]), np.array([False]), [{}])
+    demos = Demonstrations(
+        obs=np.ones((20, 2), np.float32), actions=np.ones(20, np.int64), rewards=np.ones(20, np.float32),
+        next_obs=np.ones((20, 2), np.float32), terminated=np.zeros(20, np.float32), episode_returns=[], env_steps=20,
+    )
+    buffer.set_demonstrations(demos, demos.actions)
+    buffer.demo_ratio = 0.25
+    batch = buffer.sample(64)
+    assert int(batch.observations[:, 0].sum()) == 16
+    buffer.demo_ratio = 0.0
+    assert int(buffer.sample(64).observations.sum()) == 0
+
+
+def test_bad_options_get_clear_errors() -> None:
+    with pytest.raises(UnknownNameError, match="representation"):
+        TransferConfig(mode="representaton")
+    with pytest.raises(ConfigError, match="instance_ratio"):
+        TransferConfig(instance_ratio=1.5)
+    with pytest.raises(ConfigError, match="unknown transfer option"):
+        TransferConfig.from_dict({"weigth": 1.0})
+    with pytest.raises(UnknownNameError, match="kickstart"):
+        method_builder("kickstrat")
+    with pytest.raises(UnknownNameError, match="kickstart"):
+        TrainConfig(env_id="CartPole-v1", method="kickstrat")
