@@ -236,14 +236,19 @@ def median_latency_ms(call: Callable[[np.ndarray], Any], states: np.ndarray, *, 
 
 
 def torch_latency_ms(policy: BasePolicy, states: np.ndarray, *, calls: int = 1000) -> float:
-    """Median batch-1 latency of the torch acting network (no autograd)."""
+    """Median batch-1 latency of the torch acting network (no autograd, one thread)."""
     network = ActingNetwork(policy).eval()
 
     def call(state: np.ndarray) -> Any:
         with torch.no_grad():
             return network(torch.from_numpy(state))
 
-    return median_latency_ms(call, states, calls=calls)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # single-threaded, as the onnxruntime session
+    try:
+        return median_latency_ms(call, states, calls=calls)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def onnx_latency_ms(model: bytes, states: np.ndarray, *, calls: int = 1000) -> float:
