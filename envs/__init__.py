@@ -207,9 +207,7 @@ def _build_catalogue() -> dict[str, EnvInfo]:
     catalogue: dict[str, EnvInfo] = {}
     for spec in _FAMILY_SPECS:
         base_id = f"{NAMESPACE}/{spec.name}-v0"
-        catalogue[base_id] = EnvInfo(
-            id=base_id, family=spec.name, description=spec.base_description
-        )
+        catalogue[base_id] = EnvInfo(id=base_id, family=spec.name, description=spec.base_description)
     for family, variant, description, kwargs, misleading in _VARIANTS:
         env_id = f"{NAMESPACE}/{family}-{variant}-v0"
         catalogue[env_id] = EnvInfo(

@@ -41,21 +41,11 @@ class AcrobotVariant(VariantEnv, AcrobotEnv):
 
     FAMILY: ClassVar[str] = "Acrobot"
     PHYSICS: ClassVar[Mapping[str, PhysicsParam]] = {
-        "link_length_1": PhysicsParam(
-            default=1.0, help="first link length, m", random_factors=(0.75, 1.25)
-        ),
-        "link_length_2": PhysicsParam(
-            default=1.0, help="second link length, m", random_factors=(0.75, 1.25)
-        ),
-        "link_mass_1": PhysicsParam(
-            default=1.0, help="first link mass, kg", random_factors=(0.75, 1.5)
-        ),
-        "link_mass_2": PhysicsParam(
-            default=1.0, help="second link mass, kg", random_factors=(0.75, 1.5)
-        ),
-        "link_moi": PhysicsParam(
-            default=1.0, help="moment of inertia per link, kg·m²", random_factors=(0.75, 1.25)
-        ),
+        "link_length_1": PhysicsParam(default=1.0, help="first link length, m", random_factors=(0.75, 1.25)),
+        "link_length_2": PhysicsParam(default=1.0, help="second link length, m", random_factors=(0.75, 1.25)),
+        "link_mass_1": PhysicsParam(default=1.0, help="first link mass, kg", random_factors=(0.75, 1.5)),
+        "link_mass_2": PhysicsParam(default=1.0, help="second link mass, kg", random_factors=(0.75, 1.5)),
+        "link_moi": PhysicsParam(default=1.0, help="moment of inertia per link, kg·m²", random_factors=(0.75, 1.25)),
     }
 
     def __init__(

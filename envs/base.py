@@ -96,9 +96,7 @@ class VariantEnv(gym.Env[np.ndarray, Any]):
             return
         signature = inspect.signature(type(self).__init__)
         accepted = [
-            name
-            for name, parameter in signature.parameters.items()
-            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            name for name, parameter in signature.parameters.items() if parameter.kind is inspect.Parameter.KEYWORD_ONLY
         ] + list(LAYOUT_KWARGS)
         raise EnvKwargsError(
             f'unknown {self.FAMILY} kwarg "{unknown[0]}".{suggest(unknown[0], accepted)}',
@@ -135,8 +133,7 @@ class VariantEnv(gym.Env[np.ndarray, Any]):
         """The action space the layout transform starts from (override for continuous_actions)."""
         if continuous_actions:
             raise EnvKwargsError(
-                f"{self.FAMILY} does not support continuous_actions=True "
-                f"(its action space is {self.action_space})",
+                f"{self.FAMILY} does not support continuous_actions=True (its action space is {self.action_space})",
                 fix="drop continuous_actions; it applies to CartPole only",
             )
         return self.action_space
@@ -172,9 +169,7 @@ class VariantEnv(gym.Env[np.ndarray, Any]):
         """Map the agent's action to the core action, step the core, transform the observation."""
         if self._inside_core:  # the core's own reset stepping itself (LunarLander)
             return super().step(action)
-        core_obs, reward, terminated, truncated, info = self._step_native(
-            self._transform.to_native(action)
-        )
+        core_obs, reward, terminated, truncated, info = self._step_native(self._transform.to_native(action))
         obs = self._transform.observe(core_obs, self.np_random)
         return obs, reward, bool(terminated), bool(truncated), dict(info)
 

@@ -72,8 +72,7 @@ class Layout:
             scale == 1.0 for scale in self.obs_scale
         )
         identity_actions = (
-            self.action_permutation is None
-            or self.action_permutation == tuple(range(len(self.action_permutation)))
+            self.action_permutation is None or self.action_permutation == tuple(range(len(self.action_permutation)))
         ) and (self.action_sign is None or all(sign == 1.0 for sign in self.action_sign))
         return (
             identity_obs
@@ -127,10 +126,7 @@ def _factors(family: str, name: str, value: object, size: int, what: str) -> tup
             fix=f"give {size} non-zero finite floats, e.g. {name}={[1.0] * size}",
         )
     if any(
-        isinstance(item, bool)
-        or not isinstance(item, Real)
-        or not math.isfinite(float(item))
-        or item == 0
+        isinstance(item, bool) or not isinstance(item, Real) or not math.isfinite(float(item)) or item == 0
         for item in items
     ):
         raise EnvKwargsError(
@@ -192,11 +188,7 @@ class LayoutTransform:
             if obs_permutation is None
             else _permutation(family, "obs_permutation", obs_permutation, dims, what)
         )
-        scale = (
-            (1.0,) * dims
-            if obs_scale is None
-            else _factors(family, "obs_scale", obs_scale, dims, what)
-        )
+        scale = (1.0,) * dims if obs_scale is None else _factors(family, "obs_scale", obs_scale, dims, what)
         noise_dims = _count(family, "distractor_dims", distractor_dims, minimum=0)
         if not isinstance(continuous_actions, bool):
             raise EnvKwargsError(
@@ -218,9 +210,7 @@ class LayoutTransform:
         else:
             exposed_action = action_space
         self._dtype = observation_space.dtype
-        self.observation_space = self._observation_space(
-            observation_space, permutation, scale, noise_dims
-        )
+        self.observation_space = self._observation_space(observation_space, permutation, scale, noise_dims)
         self.action_space, action_perm, sign = self._action_space(
             family, exposed_action, action_space, action_permutation, action_sign
         )
@@ -266,9 +256,7 @@ class LayoutTransform:
             permutation = (
                 tuple(range(size))
                 if action_permutation is None
-                else _permutation(
-                    family, "action_permutation", action_permutation, size, f"Discrete({size})"
-                )
+                else _permutation(family, "action_permutation", action_permutation, size, f"Discrete({size})")
             )
         elif action_permutation is not None:
             raise EnvKwargsError(
@@ -291,8 +279,7 @@ class LayoutTransform:
                 )
         elif action_sign is not None:
             raise EnvKwargsError(
-                f"{family} kwarg action_sign={action_sign!r} needs a Box action, "
-                f"but the action space is {native}",
+                f"{family} kwarg action_sign={action_sign!r} needs a Box action, but the action space is {native}",
                 fix="use action_permutation for discrete actions",
             )
         if isinstance(exposed, spaces.Box) and sign is not None:

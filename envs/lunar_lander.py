@@ -42,9 +42,7 @@ class LunarLanderVariant(VariantEnv, LunarLander):
 
     FAMILY: ClassVar[str] = "LunarLander"
     PHYSICS: ClassVar[Mapping[str, PhysicsParam]] = {
-        "gravity": PhysicsParam(
-            default=-10.0, low=-12.0, high=0.0, help="gravity", random_factors=(0.5, 1.15)
-        ),
+        "gravity": PhysicsParam(default=-10.0, low=-12.0, high=0.0, help="gravity", random_factors=(0.5, 1.15)),
         "wind_power": PhysicsParam(
             default=15.0, high=20.0, closed=True, help="wind strength", random_factors=(0.5, 1.3)
         ),

@@ -69,6 +69,4 @@ class PendulumVariant(VariantEnv, PendulumEnv):
         self.max_torque = physics["max_torque"]
 
     def _build_core_spaces(self) -> None:
-        self.action_space = spaces.Box(
-            low=-self.max_torque, high=self.max_torque, shape=(1,), dtype=np.float32
-        )
+        self.action_space = spaces.Box(low=-self.max_torque, high=self.max_torque, shape=(1,), dtype=np.float32)

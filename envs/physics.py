@@ -36,15 +36,10 @@ class PhysicsParam:
 
     def __post_init__(self) -> None:
         if not self.low < self.high:
-            raise ValueError(
-                f"PhysicsParam bounds must satisfy low < high, got {self.low}, {self.high}"
-            )
+            raise ValueError(f"PhysicsParam bounds must satisfy low < high, got {self.low}, {self.high}")
         if not self.allows(self.default):
             raise ValueError(f"PhysicsParam default {self.default} lies outside its own bounds")
-        if (
-            self.random_factors is not None
-            and not 0 < self.random_factors[0] <= self.random_factors[1]
-        ):
+        if self.random_factors is not None and not 0 < self.random_factors[0] <= self.random_factors[1]:
             raise ValueError(f"random_factors must be 0 < lo <= hi, got {self.random_factors}")
 
     def allows(self, value: float) -> bool:
@@ -59,9 +54,7 @@ class PhysicsParam:
         return f"{left}{self.low:g}, {self.high:g}{right}"
 
 
-def resolve_physics(
-    family: str, params: Mapping[str, PhysicsParam], given: Mapping[str, object]
-) -> dict[str, float]:
+def resolve_physics(family: str, params: Mapping[str, PhysicsParam], given: Mapping[str, object]) -> dict[str, float]:
     """Validate the physics kwargs of a family and return them as floats.
 
     Args:
@@ -93,9 +86,7 @@ def resolve_physics(
     return resolved
 
 
-def random_ranges(
-    params: Mapping[str, PhysicsParam], nominal: Mapping[str, float]
-) -> dict[str, tuple[float, float]]:
+def random_ranges(params: Mapping[str, PhysicsParam], nominal: Mapping[str, float]) -> dict[str, tuple[float, float]]:
     """The (low, high) interval each randomized parameter is drawn from around `nominal`."""
     ranges: dict[str, tuple[float, float]] = {}
     for name, param in params.items():
@@ -106,9 +97,7 @@ def random_ranges(
     return ranges
 
 
-def check_random_ranges(
-    family: str, params: Mapping[str, PhysicsParam], nominal: Mapping[str, float]
-) -> None:
+def check_random_ranges(family: str, params: Mapping[str, PhysicsParam], nominal: Mapping[str, float]) -> None:
     """Raise EnvKwargsError when ``randomize=True`` could sample a value outside its bounds."""
     for name, (low, high) in random_ranges(params, nominal).items():
         param = params[name]

@@ -40,9 +40,7 @@ def make(env_id: str, **kwargs: Any) -> gym.Env[Any, Any]:
     return gym.make(env_id, **kwargs)
 
 
-def rollout(
-    env: gym.Env[Any, Any], actions: list[Any], seed: int
-) -> Iterator[tuple[np.ndarray, float, bool]]:
+def rollout(env: gym.Env[Any, Any], actions: list[Any], seed: int) -> Iterator[tuple[np.ndarray, float, bool]]:
     """Reset with `seed`, then yield (obs, reward, terminated) per action until the episode ends."""
     obs, _ = env.reset(seed=seed)
     yield obs, 0.0, False
@@ -178,9 +176,7 @@ def test_every_family_has_a_physics_case() -> None:
 
 
 @pytest.mark.parametrize(("env_id", "physics"), PHYSICS_CASES)
-def test_physics_kwargs_change_the_dynamics(
-    env_id: str, physics: dict[str, float], seed: int
-) -> None:
+def test_physics_kwargs_change_the_dynamics(env_id: str, physics: dict[str, float], seed: int) -> None:
     default, changed = make(env_id), make(env_id, **physics)
     assert changed.unwrapped.physics == {**default.unwrapped.physics, **physics}
     actions = sampled_actions(default, 30, seed)
@@ -188,9 +184,9 @@ def test_physics_kwargs_change_the_dynamics(
     trace_changed = [obs for obs, _, _ in rollout(changed, actions, seed)]
     if "LunarLander" not in env_id:  # LunarLander's reset already runs one physics step
         np.testing.assert_array_equal(trace_default[0], trace_changed[0])
-    assert any(
-        not np.array_equal(a, b) for a, b in zip(trace_default[1:], trace_changed[1:], strict=False)
-    ), "the physics kwargs did not change the trajectory"
+    assert any(not np.array_equal(a, b) for a, b in zip(trace_default[1:], trace_changed[1:], strict=False)), (
+        "the physics kwargs did not change the trajectory"
+    )
 
 
 def test_cartpole_recomputes_derived_quantities() -> None:
@@ -245,9 +241,7 @@ BAD_KWARGS = [
 
 
 @pytest.mark.parametrize(("env_id", "kwargs", "message"), BAD_KWARGS)
-def test_bad_kwargs_raise_env_kwargs_error(
-    env_id: str, kwargs: dict[str, Any], message: str
-) -> None:
+def test_bad_kwargs_raise_env_kwargs_error(env_id: str, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(EnvKwargsError, match=re.escape(message)) as raised:
         make(env_id, **kwargs)
     assert raised.value.fix
@@ -339,9 +333,7 @@ def test_reversed_variant_equals_base_under_mirrored_actions(
     trace = list(rollout(reversed_env, actions, seed))
     expected = list(rollout(base_env, [base_action(action) for action in actions], seed))
     assert len(trace) == len(expected)
-    for (obs, reward, done), (obs_base, reward_base, done_base) in zip(
-        trace, expected, strict=True
-    ):
+    for (obs, reward, done), (obs_base, reward_base, done_base) in zip(trace, expected, strict=True):
         np.testing.assert_array_equal(obs, obs_base)
         assert (reward, done) == (reward_base, done_base)
 
