@@ -1,0 +1,88 @@
+"""`rltransfer compare`: a grid of targets × methods × seeds, resumable, on local processes or Ray."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rltransfer.cli.common import add_env_args, add_zoo_arg, command_line
+
+
+def register(subparsers: Any) -> None:
+    """Add the compare subcommand."""
+    from rltransfer.experiments.grid import METHODS
+
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare transfer methods against scratch over seeds",
+        description="Train every target × method × seed into OUT/runs/<env>/<method>/seed<k>/, then write "
+        "summary.md/.csv/.json (jumpstart, asymptote, AUC, time to threshold, transfer ratio with 95%% "
+        "bootstrap CIs and IQM), learning_curves.png and OUT/tb for `tensorboard --logdir OUT/tb`. "
+        "Re-running the same command skips finished runs.",
+    )
+    add_env_args(parser)
+    parser.add_argument(
+        "--methods",
+        default="scratch,auto",
+        metavar="LIST",
+        help=f"comma-separated methods among {', '.join(METHODS)} (default: scratch,auto)",
+    )
+    parser.add_argument("--teacher", default="auto", metavar="NAME|auto", help="teacher name or folder (default auto)")
+    parser.add_argument("--algo", default="ppo", help="SB3 algorithm of the students (default ppo)")
+    parser.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds 0..N-1 per method (default 5)")
+    parser.add_argument("--steps", type=int, default=50_000, metavar="N", help="environment steps per run")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (re-use it to resume)")
+    parser.add_argument("--workers", type=int, default=None, metavar="K", help="parallel runs (default: CPU cores)")
+    parser.add_argument("--backend", default="local", metavar="local|ray", help="where runs execute (default local)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR", help="existing Ray cluster (default: local)")
+    parser.add_argument(
+        "--threshold", type=float, default=None, metavar="X", help="return threshold (default: env spec's)"
+    )
+    parser.add_argument("--n-envs", type=int, default=None, metavar="N", help="training envs per run")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_zoo_arg(parser)
+    parser.set_defaults(handler=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from rltransfer.errors import ConfigError
+    from rltransfer.experiments import GridSpec, parse_list, run_grid
+    from rltransfer.make import parse_env_kwargs
+
+    if args.seeds <= 0:
+        raise ConfigError(f"--seeds must be positive, got {args.seeds}", fix="pass --seeds N with N >= 1")
+    spec = GridSpec(
+        env_ids=parse_list(args.env, what="env"),
+        methods=parse_list(args.methods, what="methods"),
+        seeds=tuple(range(args.seeds)),
+        total_timesteps=args.steps,
+        algo=args.algo.lower(),
+        teacher=args.teacher,
+        zoo=args.zoo,
+        env_kwargs=parse_env_kwargs(args.env_kwargs),
+        threshold=args.threshold,
+        n_envs=args.n_envs,
+    )
+    report = run_grid(
+        spec,
+        args.out,
+        backend=args.backend,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        progress=not args.no_progress,
+        command=command_line(),
+    )
+    print(
+        f"{report.total} runs: {report.done} trained, {report.skipped} already finished, "
+        f"{len(report.failed)} failed ({report.wall_seconds:.0f} s)"
+    )
+    if report.files:
+        print(f"wrote {report.out}/summary.md, summary.csv, summary.json, learning_curves.png and tb/")
+        print(f"  tensorboard --logdir {report.out}/tb")
+    if report.failed:
+        for outcome in report.failed:
+            print(f"rltransfer: error: run {outcome.key} failed: {outcome.error}", file=sys.stderr)
+        print("re-run the same command to retry the failed runs (finished runs are kept)", file=sys.stderr)
+        return 2 if all(o.user_error for o in report.failed) else 1
+    return 0

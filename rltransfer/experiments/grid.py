@@ -1,0 +1,192 @@
+"""A comparison grid: targets × methods × seeds, and where each run's folder lives.
+
+Runs live in `OUT/runs/<env-safe-name>/<method>/seed<k>/` (the run-folder contract of
+rltransfer.training); a hidden `.seed<k>.lock` beside each folder is held while the run trains.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rltransfer.errors import ConfigError
+from rltransfer.registry import lookup
+from rltransfer.training import TrainConfig
+
+METHODS: dict[str, str] = {
+    "scratch": "no transfer: the student learns from its own experience only",
+    "finetune": "copy the teacher's weights (through the mapping), then train as usual",
+    "kickstart": "RL loss plus a decaying distillation loss towards the teacher (Schmitt et al. 2018)",
+    "jsrl": "the teacher acts for the first h steps of each episode, h shrinking on a curriculum (Uchendu et al.)",
+    "instance": "teacher trajectories replayed into the student's updates",
+    "representation": "policy distillation plus layer-wise hidden-representation matching",
+    "auto": "the transfer controller chooses among representation, instance and none",
+}
+"""Methods a comparison can run, by name (validated with a did-you-mean hint)."""
+
+RUNS_DIR = "runs"
+GRID_FILE = "grid.json"
+
+
+def env_safe_name(env_id: str) -> str:
+    """A folder name for an env id: `rltransfer/CartPole-v0` → `rltransfer_CartPole-v0`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", env_id).strip("_") or "env"
+
+
+def parse_list(text: str, *, what: str) -> tuple[str, ...]:
+    """Split a comma-separated option (`--env A,B`, `--methods x,y`) into unique, non-empty names."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names:
+        raise ConfigError(f"--{what} is empty", fix=f"give one or more {what} separated by commas")
+    return names
+
+
+def check_methods(methods: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate method names against METHODS; unknown ones raise UnknownNameError with a hint."""
+    return tuple(lookup(dict(zip(METHODS, METHODS, strict=True)), name, what="method") for name in methods)
+
+
+@dataclass(kw_only=True, frozen=True)
+class RunSpec:
+    """One cell of the grid.
+
+    Attributes:
+        config: The resolved TrainConfig of the run.
+        run_dir: Absolute path of the run folder.
+    """
+
+    config: TrainConfig
+    run_dir: Path
+
+    @property
+    def key(self) -> str:
+        """`<env-safe-name>/<method>/seed<k>`: the run's name in folders, TensorBoard and logs."""
+        return f"{env_safe_name(self.config.env_id)}/{self.config.method}/seed{self.config.seed}"
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file held while the run trains (beside the folder, so cleaning it keeps the lock)."""
+        return self.run_dir.with_name(f".{self.run_dir.name}.lock")
+
+
+@dataclass(kw_only=True, frozen=True)
+class GridSpec:
+    """What a comparison runs.
+
+    Attributes:
+        env_ids: Target environment ids.
+        methods: Method names (see METHODS).
+        seeds: Seeds; every (target, method) runs each of them.
+        total_timesteps: Environment steps of every run.
+        algo: SB3 algorithm of the students.
+        teacher: Teacher name or folder, or "auto" for the top of the ranking; unused by scratch.
+        zoo: Zoo folder (None: the default zoo).
+        env_kwargs: gym.make kwargs applied to every target.
+        threshold: Return threshold of time to threshold (None: each env spec's reward_threshold).
+        n_envs: Parallel training environments per run (None: the hyperparams of record).
+        hyperparams: Algorithm kwargs overriding the hyperparams of record.
+        policy_kwargs: Policy kwargs overriding the hyperparams of record.
+    """
+
+    env_ids: tuple[str, ...]
+    methods: tuple[str, ...]
+    seeds: tuple[int, ...]
+    total_timesteps: int
+    algo: str = "ppo"
+    teacher: str | None = "auto"
+    zoo: str | None = None
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None
+    n_envs: int | None = None
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.env_ids:
+            raise ConfigError("no target environment given", fix="pass --env ID[,ID...]")
+        object.__setattr__(self, "methods", check_methods(tuple(self.methods)))
+        if not self.seeds:
+            raise ConfigError("no seeds given", fix="pass --seeds N with N >= 1")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"duplicate seeds in {list(self.seeds)}", fix="give each seed once")
+        if self.total_timesteps <= 0:
+            raise ConfigError(f"--steps must be positive, got {self.total_timesteps}", fix="pass --steps N")
+        needs_teacher = [m for m in self.methods if m != "scratch"]
+        if needs_teacher and not self.teacher:
+            raise ConfigError(
+                f"methods {', '.join(needs_teacher)} need a teacher", fix="pass --teacher NAME or --teacher auto"
+            )
+
+    def runs(self, out: str | Path) -> list[RunSpec]:
+        """Every run of the grid, in a stable order (env, method, seed), with absolute run folders."""
+        root = Path(out).resolve() / RUNS_DIR
+        specs = []
+        for env_id in self.env_ids:
+            for method in self.methods:
+                for seed in self.seeds:
+                    config = TrainConfig(
+                        env_id=env_id,
+                        env_kwargs=dict(self.env_kwargs),
+                        algo=self.algo,
+                        total_timesteps=self.total_timesteps,
+                        seed=seed,
+                        method=method,
+                        teacher=None if method == "scratch" else self.teacher,
+                        zoo=str(Path(self.zoo).resolve()) if self.zoo else None,
+                        n_envs=self.n_envs,
+                        hyperparams=dict(self.hyperparams),
+                        policy_kwargs=dict(self.policy_kwargs),
+                    )
+                    run_dir = root / env_safe_name(env_id) / method / f"seed{seed}"
+                    specs.append(RunSpec(config=config, run_dir=run_dir))
+        return specs
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (saved in grid.json)."""
+        return {
+            "env_ids": list(self.env_ids),
+            "methods": list(self.methods),
+            "seeds": list(self.seeds),
+            "total_timesteps": self.total_timesteps,
+            "algo": self.algo,
+            "teacher": self.teacher,
+            "zoo": self.zoo,
+            "env_kwargs": self.env_kwargs,
+            "threshold": self.threshold,
+            "n_envs": self.n_envs,
+            "hyperparams": self.hyperparams,
+            "policy_kwargs": self.policy_kwargs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GridSpec:
+        """Inverse of to_dict."""
+        return cls(
+            env_ids=tuple(data["env_ids"]),
+            methods=tuple(data["methods"]),
+            seeds=tuple(int(s) for s in data["seeds"]),
+            total_timesteps=int(data["total_timesteps"]),
+            algo=data.get("algo", "ppo"),
+            teacher=data.get("teacher"),
+            zoo=data.get("zoo"),
+            env_kwargs=dict(data.get("env_kwargs") or {}),
+            threshold=data.get("threshold"),
+            n_envs=data.get("n_envs"),
+            hyperparams=dict(data.get("hyperparams") or {}),
+            policy_kwargs=dict(data.get("policy_kwargs") or {}),
+        )
+
+
+IDENTITY_FIELDS = ("env_id", "env_kwargs", "algo", "total_timesteps", "seed", "method", "teacher", "n_envs")
+"""Config fields that must agree between a finished run and the grid that would reuse it."""
+
+
+def config_conflict(recorded: dict[str, Any], wanted: TrainConfig) -> str | None:
+    """Describe how a finished run's config.json differs from the config the grid wants (None: same)."""
+    wanted_dict = wanted.to_dict()
+    for name in IDENTITY_FIELDS:
+        if recorded.get(name) != wanted_dict.get(name):
+            return f"{name} {recorded.get(name)!r} ≠ {wanted_dict.get(name)!r}"
+    return None

@@ -1,0 +1,221 @@
+"""Run a grid resumably and render its report (tables, plot, TensorBoard folder).
+
+`run_grid` validates everything it can before any run starts (env ids, methods, teacher, algorithm),
+skips finished runs, refuses to mix runs of a different configuration into the same folder, shows a
+progress bar over runs, and renders the report at the end, even when some runs failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rltransfer.errors import OutputError
+from rltransfer.experiments.backends import RunOutcome, make_backend
+from rltransfer.experiments.grid import GRID_FILE, GridSpec, RunSpec, config_conflict
+from rltransfer.experiments.summary import (
+    collect_runs,
+    export_tensorboard,
+    machine_description,
+    now_utc,
+    read_grid_file,
+    summarize,
+    write_summary,
+)
+from rltransfer.io import atomic_write_json
+from rltransfer.training import is_finished
+
+CURVES_PNG = "learning_curves.png"
+
+
+@dataclass(kw_only=True)
+class GridReport:
+    """What one invocation of run_grid did.
+
+    Attributes:
+        out: The grid's output folder.
+        total: Runs in the grid.
+        done: Runs trained by this invocation.
+        skipped: Runs already finished before (or by a concurrent grid).
+        failed: Outcomes of the runs that failed.
+        wall_seconds: Wall time of this invocation, report rendering included.
+        run_seconds: Wall time of the runs alone (from the first submission to the last outcome).
+        files: Files the report wrote.
+    """
+
+    out: Path
+    total: int
+    done: int = 0
+    skipped: int = 0
+    failed: list[RunOutcome] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    run_seconds: float = 0.0
+    files: list[Path] = field(default_factory=list)
+
+
+def validate(spec: GridSpec) -> None:
+    """Check env ids, algorithm and teacher before anything runs (errors name the problem and the fix)."""
+    from rltransfer.make import check_env_id
+    from rltransfer.policies import algo_class
+
+    for env_id in spec.env_ids:
+        check_env_id(env_id)
+    algo_class(spec.algo)
+    if spec.teacher and spec.teacher != "auto" and any(m != "scratch" for m in spec.methods):
+        from rltransfer.zoo import resolve_teacher_dir
+
+        resolve_teacher_dir(spec.teacher, spec.zoo)
+
+
+def check_reuse(runs: list[RunSpec]) -> None:
+    """Refuse to resume into runs that were trained with a different configuration."""
+    for run in runs:
+        if not is_finished(run.run_dir):
+            continue
+        try:
+            recorded = json.loads((run.run_dir / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        conflict = config_conflict(recorded, run.config)
+        if conflict:
+            raise OutputError(
+                f"{run.run_dir} holds a finished run of another configuration ({conflict})",
+                fix="choose another --out, or delete that folder to re-run it",
+            )
+
+
+def _record_invocation(out: Path, spec: GridSpec, entry: dict[str, Any]) -> None:
+    data = read_grid_file(out)
+    invocations = [*data.get("invocations", []), entry]
+    atomic_write_json(out / GRID_FILE, {"spec": spec.to_dict(), "invocations": invocations})
+
+
+def run_grid(
+    spec: GridSpec,
+    out: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: bool = True,
+    command: str = "",
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+) -> GridReport:
+    """Run every unfinished run of `spec` into OUT/runs and render OUT's report."""
+    started = time.time()
+    validate(spec)
+    executor = make_backend(backend, workers=workers, address=ray_address)
+    folder = Path(out).resolve()
+    runs = spec.runs(folder)
+    check_reuse(runs)
+    todo = [run for run in runs if not is_finished(run.run_dir)]
+    report = GridReport(out=folder, total=len(runs), skipped=len(runs) - len(todo))
+    folder.mkdir(parents=True, exist_ok=True)
+    entry: dict[str, Any] = {
+        "command": command,
+        "date": now_utc(),
+        "backend": executor.name,
+        "workers": executor.workers,
+        "machine": machine_description(),
+    }
+    _record_invocation(folder, spec, {**entry, "finished": False})
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(runs), initial=report.skipped, unit="run", desc="runs", disable=not progress, leave=True)
+    runs_started = time.time()
+    try:
+        for outcome in executor.run(todo, command=command):
+            if outcome.status == "done":
+                report.done += 1
+            elif outcome.status == "skipped":
+                report.skipped += 1
+            else:
+                report.failed.append(outcome)
+                bar.write(f"failed {outcome.key}: {outcome.error}")
+            bar.set_postfix_str(outcome.key, refresh=False)
+            bar.update(1)
+            if on_outcome is not None:
+                on_outcome(outcome)
+    finally:
+        bar.close()
+    report.run_seconds = time.time() - runs_started
+    report.wall_seconds = time.time() - started
+    _record_invocation_end(folder, spec, entry, report)
+    if report.done + report.skipped:
+        report.files = render_report(folder, threshold=spec.threshold, method_order=list(spec.methods))
+    report.wall_seconds = time.time() - started
+    return report
+
+
+def _record_invocation_end(out: Path, spec: GridSpec, entry: dict[str, Any], report: GridReport) -> None:
+    data = read_grid_file(out)
+    invocations = list(data.get("invocations", []))
+    if invocations and invocations[-1].get("date") == entry["date"] and not invocations[-1].get("finished"):
+        invocations.pop()
+    invocations.append(
+        {
+            **entry,
+            "finished": True,
+            "runs_trained": report.done,
+            "runs_skipped": report.skipped,
+            "runs_failed": len(report.failed),
+            "run_seconds": round(report.run_seconds, 2),
+            "wall_seconds": round(report.wall_seconds, 2),
+        }
+    )
+    atomic_write_json(out / GRID_FILE, {"spec": spec.to_dict(), "invocations": invocations})
+
+
+def report_header(out: Path, *, seeds: list[int]) -> dict[str, Any]:
+    """The header of summary.md from grid.json: last command, seeds, machine, date, wall time."""
+    invocations = read_grid_file(out).get("invocations", [])
+    header: dict[str, Any] = {"seeds": ", ".join(str(s) for s in seeds) + f" ({len(seeds)} seeds)"}
+    if invocations:
+        last = invocations[-1]
+        header.update(command=last.get("command", ""), machine=last.get("machine", ""), date=last.get("date", ""))
+        header["backend"] = f"{last.get('backend', '?')} with {last.get('workers', '?')} workers"
+        walls = [float(i.get("wall_seconds", 0.0)) for i in invocations if i.get("finished")]
+        if walls:
+            resumed = f" over {len(walls)} invocations (resumed)" if len(walls) > 1 else ""
+            header["wall time"] = f"{sum(walls):.0f} s{resumed}"
+    else:
+        header.update(machine=machine_description(), date=now_utc(), note="no grid.json: rendered from run folders")
+    return header
+
+
+def render_report(
+    out: str | Path,
+    *,
+    threshold: float | None = None,
+    bins: int | None = None,
+    method_order: list[str] | None = None,
+) -> list[Path]:
+    """(Re-)render summary.md/.csv/.json, learning_curves.png and tb/ from OUT's finished runs."""
+    from rltransfer import metrics
+    from rltransfer.errors import ConfigError
+    from rltransfer.plots import plot_learning_curves
+
+    folder = Path(out)
+    records, unfinished = collect_runs(folder)
+    if not records:
+        raise ConfigError(
+            f"no finished runs in {folder / 'runs'}" + (f" ({unfinished} unfinished)" if unfinished else ""),
+            fix="run `rltransfer compare ... --out DIR` first (re-running it resumes a grid)",
+        )
+    spec_data = read_grid_file(folder).get("spec", {})
+    if threshold is None:
+        threshold = spec_data.get("threshold")
+    if method_order is None:
+        method_order = list(spec_data.get("methods", []))
+    envs = summarize(records, threshold=threshold, bins=bins or metrics.DEFAULT_BINS, method_order=method_order)
+    header = report_header(folder, seeds=sorted({r.seed for r in records}))
+    if unfinished:
+        header["note"] = f"{unfinished} unfinished runs left out; re-run the command to finish them"
+    files = write_summary(folder, envs, header)
+    files.append(plot_learning_curves(envs, folder / CURVES_PNG, title=f"{len(records)} runs"))
+    files.append(export_tensorboard(folder, records))
+    return files
