@@ -58,8 +58,17 @@ def test_every_algorithm_in_every_mode(algo: str, mode: str, tiny_zoo: Path, tmp
     if mode == "auto":
         transfer["useful_margin"] = 0.0  # a barely trained teacher: let auto start transfer, to exercise it
     config = TrainConfig(
-        env_id=env_id, algo=algo, total_timesteps=steps, method=mode, teacher=teacher, zoo=str(tiny_zoo), seed=0,
-        n_envs=2 if algo in ("ppo", "a2c") else 1, hyperparams=hyperparams, policy_kwargs=TINY_NET, transfer=transfer,
+        env_id=env_id,
+        algo=algo,
+        total_timesteps=steps,
+        method=mode,
+        teacher=teacher,
+        zoo=str(tiny_zoo),
+        seed=0,
+        n_envs=2 if algo in ("ppo", "a2c") else 1,
+        hyperparams=hyperparams,
+        policy_kwargs=TINY_NET,
+        transfer=transfer,
     )
     result = train_student(config, tmp_path / "run")
     run = tmp_path / "run"
@@ -84,14 +93,24 @@ def test_every_algorithm_in_every_mode(algo: str, mode: str, tiny_zoo: Path, tmp
 def test_baseline_methods(algo: str, method: str, tiny_zoo: Path, tmp_path: Path) -> None:
     env_id, teacher, hyperparams, steps = _setup(algo)
     config = TrainConfig(
-        env_id=env_id, algo=algo, total_timesteps=steps, method=method, teacher=None if method == "scratch" else teacher,
-        zoo=str(tiny_zoo), seed=0, n_envs=2 if algo == "ppo" else 1, hyperparams=hyperparams,
-        policy_kwargs=TINY_NET, transfer=FAST if method == "kickstart" else {},
+        env_id=env_id,
+        algo=algo,
+        total_timesteps=steps,
+        method=method,
+        teacher=None if method == "scratch" else teacher,
+        zoo=str(tiny_zoo),
+        seed=0,
+        n_envs=2 if algo == "ppo" else 1,
+        hyperparams=hyperparams,
+        policy_kwargs=TINY_NET,
+        transfer=FAST if method == "kickstart" else {},
     )
     result = train_student(config, tmp_path / "run")
     decisions = _decisions(tmp_path / "run")
-    assert decisions[0]["mode"] == {"scratch": "none", "finetune": "finetune", "kickstart": "representation",
-                                    "jsrl": "jsrl"}[method]
+    assert (
+        decisions[0]["mode"]
+        == {"scratch": "none", "finetune": "finetune", "kickstart": "representation", "jsrl": "jsrl"}[method]
+    )
     if method == "finetune":
         assert "copied actor trunk" in str(decisions[0]["reason"]) or algo == "dqn"
     if method == "kickstart":
@@ -105,8 +124,13 @@ def test_baseline_methods(algo: str, method: str, tiny_zoo: Path, tmp_path: Path
 def test_python_api_feels_like_sb3(tiny_zoo: Path) -> None:
     env = gym.make("CartPole-v1")
     model = TransferPPO(
-        "MlpPolicy", env, teacher=str(tiny_zoo / "tiny-ppo"), transfer=TransferConfig(mode="representation", **FAST),
-        n_steps=64, policy_kwargs=TINY_NET, seed=0,
+        "MlpPolicy",
+        env,
+        teacher=str(tiny_zoo / "tiny-ppo"),
+        transfer=TransferConfig(mode="representation", **FAST),
+        n_steps=64,
+        policy_kwargs=TINY_NET,
+        seed=0,
     )
     model.learn(total_timesteps=256)
     assert model.num_timesteps >= 256
@@ -120,8 +144,9 @@ def test_weight_copy_through_permutation_and_scaling() -> None:
     torch.manual_seed(0)
     teacher_obs = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
     teacher = build_policy("ppo", teacher_obs, gym.spaces.Discrete(3), {"net_arch": [8, 8]})
-    student = build_policy("ppo", gym.spaces.Box(-np.inf, np.inf, (5,), np.float32), gym.spaces.Discrete(3),
-                           {"net_arch": [8, 8]})
+    student = build_policy(
+        "ppo", gym.spaces.Box(-np.inf, np.inf, (5,), np.float32), gym.spaces.Discrete(3), {"net_arch": [8, 8]}
+    )
     mapping = Mapping(
         obs=ObsMap(index=(2, 0, -1, 4), scale=(2.0, -0.5, 1.0, 3.0), offset=(0.1, 0.0, 0.7, -0.2)),
         action=ActionMap(kind="permutation", permutation=(2, 0, 1)),
@@ -139,7 +164,9 @@ def test_weight_copy_reports_what_does_not_fit() -> None:
     space = gym.spaces.Box(-1, 1, (3,), np.float32)
     teacher = build_policy("ppo", space, gym.spaces.Discrete(2), {"net_arch": [16, 16]})
     student = build_policy("ppo", space, gym.spaces.Discrete(2), {"net_arch": [8]})
-    report = copy_teacher_weights(teacher, student, Mapping.identity(__import__("rltransfer").spaces.SpaceSignature.of(space)))
+    report = copy_teacher_weights(
+        teacher, student, Mapping.identity(__import__("rltransfer").spaces.SpaceSignature.of(space))
+    )
     assert report.copied == [] or all("actor" not in c for c in report.copied)
     assert any("actor trunk" in s for s in report.skipped)
 
@@ -159,8 +186,13 @@ def test_mixed_replay_buffer_mixes_at_the_ratio() -> None:
     for _ in range(50):
         buffer.add(np.zeros((1, 2)), np.zeros((1, 2)), np.array([0]), np.array([0.0]), np.array([False]), [{}])
     demos = Demonstrations(
-        obs=np.ones((20, 2), np.float32), actions=np.ones(20, np.int64), rewards=np.ones(20, np.float32),
-        next_obs=np.ones((20, 2), np.float32), terminated=np.zeros(20, np.float32), episode_returns=[], env_steps=20,
+        obs=np.ones((20, 2), np.float32),
+        actions=np.ones(20, np.int64),
+        rewards=np.ones(20, np.float32),
+        next_obs=np.ones((20, 2), np.float32),
+        terminated=np.zeros(20, np.float32),
+        episode_returns=[],
+        env_steps=20,
     )
     buffer.set_demonstrations(demos, demos.actions)
     buffer.demo_ratio = 0.25

@@ -49,12 +49,19 @@ def targets(cartpole_steps: int, pendulum_steps: int) -> list[Target]:
         Target(name="CartPole-LongPole", env_id="rltransfer/CartPole-LongPole-v0", **cartpole),  # type: ignore[arg-type]
         Target(name="CartPole-Permuted", env_id="rltransfer/CartPole-Permuted-v0", **cartpole),  # type: ignore[arg-type]
         Target(
-            name="Pendulum-Moon", env_id="rltransfer/Pendulum-Moon-v0", algo="sac", teacher="pendulum-sac",
-            steps=pendulum_steps, threshold=-300.0,
+            name="Pendulum-Moon",
+            env_id="rltransfer/Pendulum-Moon-v0",
+            algo="sac",
+            teacher="pendulum-sac",
+            steps=pendulum_steps,
+            threshold=-300.0,
         ),
         Target(
-            name="CartPole-Reversed (misleading)", env_id="rltransfer/CartPole-Reversed-v0", misleading=True,
-            identity_mapping=True, **cartpole,  # type: ignore[arg-type]
+            name="CartPole-Reversed (misleading)",
+            env_id="rltransfer/CartPole-Reversed-v0",
+            misleading=True,
+            identity_mapping=True,
+            **cartpole,  # type: ignore[arg-type]
         ),
     ]
 
@@ -196,7 +203,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: argparse.Namespace, wall: float) -> str:
-    command = "rltransfer " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "rltransfer bench controller"
+    command = (
+        "rltransfer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if sys.argv[1:]
+        else "rltransfer bench controller"
+    )
     lines = [
         "# Transfer controller benchmark",
         "",
@@ -212,15 +223,13 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
         "`auto` = the controller switching. Steps to threshold: first training step where the 10-episode moving "
         "mean of training returns reaches the threshold (CartPole 195, the classic v0 bar, since 475 is out of "
         "reach of scratch at these budgets; Pendulum-Moon −300). AUC: mean over 51 evenly spaced steps of that "
-        ""
         "moving mean (back-filled with the first episode's return before it ends), as a ratio to scratch's AUC "
-        "(Pendulum, with negative returns: (AUC − random)/(AUC_scratch − random)), so 1.0 = scratch. CIs: 95% percentile "
-        "bootstrap over seeds of the mean (3 seeds make them wide). Overhead: `model.learn` wall time per env step "
-        ""
-        "relative to `none` on the same target, with and without the one-time setup (teacher/random probes, "
-        "demonstration collection; selection's mapping search for Permuted runs before learn and is not counted). Extra env steps: "
-        "target steps spent outside training (teacher and random probes, teacher demonstrations), not counted in "
-        "the budget.",
+        "(Pendulum, with negative returns: (AUC − random)/(AUC_scratch − random)), so 1.0 = scratch. "
+        "CIs: 95% percentile bootstrap over seeds of the mean (3 seeds make them wide). Overhead: `model.learn` "
+        "wall time per env step relative to `none` on the same target, with and without the one-time setup "
+        "(teacher/random probes, demonstration collection; selection's mapping search for Permuted runs before "
+        "learn and is not counted). Extra env steps: target steps spent outside training (teacher and random "
+        "probes, teacher demonstrations), not counted in the budget.",
         "",
         "| target | mode | steps to threshold (median) | × scratch | AUC (95% CI) | AUC vs scratch | final return "
         "| s/1k steps | overhead | overhead w/o setup | extra env steps |",
@@ -245,7 +254,11 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
             finals = [r["result"]["final_return"] for r in runs]
             extra = [r["result"].get("transfer_env_steps", 0) for r in runs]
             per_mode[mode] = {
-                "auc": aucs, "ttt": ttt, "per_step": float(np.mean(per_step)), "final": finals, "extra": extra,
+                "auc": aucs,
+                "ttt": ttt,
+                "per_step": float(np.mean(per_step)),
+                "final": finals,
+                "extra": extra,
                 "per_step_loop": float(np.mean(per_step_loop)),
             }
             if mode == "auto":
@@ -274,7 +287,8 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
             lines.append(
                 f"| {target.name} | {mode} | {ttt_cell} | {ratio_cell} | {_fmt(auc_mean, 1)} ({_fmt(low, 1)}, "
                 f"{_fmt(high, 1)}) | {_fmt(ratio_auc)} | {_fmt(float(np.mean(data['final'])), 1)} | "
-                f"{_fmt(1000 * data['per_step'])} | {_fmt(overhead)}× | {_fmt(overhead_loop)}× | {int(np.mean(data['extra']))} |"
+                f"{_fmt(1000 * data['per_step'])} | {_fmt(overhead)}× | {_fmt(overhead_loop)}× | "
+                f"{int(np.mean(data['extra']))} |"
             )
     lines += ["", "## The controller's path (auto)", "", *paths, ""]
     lines += _verdict(suite, summary)
@@ -287,7 +301,9 @@ def _verdict(suite: list[Target], summary: dict[str, dict[str, float]]) -> list[
     for target in misleading:
         auc = summary.get(target.name, {}).get("auto", math.nan)
         verdict = "met" if math.isfinite(auc) and auc >= 0.95 else "MISSED"
-        lines.append(f"- Misleading teacher ({target.name}): auto AUC = {_fmt(auc)}× scratch (target ≥ 0.95): {verdict}.")
+        lines.append(
+            f"- Misleading teacher ({target.name}): auto AUC = {_fmt(auc)}× scratch (target ≥ 0.95): {verdict}."
+        )
     lines.append(
         "- Steps to threshold (target: auto ≤ 0.25× scratch, median over related targets) and best-fixed-mode "
         "comparison: read the table above; values are as measured, no run was repeated or selected."

@@ -69,7 +69,7 @@ class TransferMixin:
         **kwargs: Any,
     ) -> None:
         self.transfer_config = transfer or TransferConfig()
-        self._transfer_args = {
+        self._transfer_args: dict[str, Any] = {
             "teacher": teacher,
             "mapping": mapping,
             "zoo": zoo,
@@ -128,23 +128,23 @@ class TransferMixin:
         return self.transfer_controller.decisions
 
 
-class TransferPPO(TransferMixin, PPO):
+class TransferPPO(TransferMixin, PPO):  # type: ignore[misc]  # learn(**kwargs) forwards SB3's arguments
     """PPO with a teacher (kickstarting / representation / DAPG instance transfer, auto controller)."""
 
 
-class TransferA2C(TransferMixin, A2C):
+class TransferA2C(TransferMixin, A2C):  # type: ignore[misc]  # learn(**kwargs) forwards SB3's arguments
     """A2C with a teacher (kickstarting / representation / DAPG instance transfer, auto controller)."""
 
 
-class TransferDQN(TransferMixin, DQN):
+class TransferDQN(TransferMixin, DQN):  # type: ignore[misc]  # learn(**kwargs) forwards SB3's arguments
     """DQN with a teacher (QDagger distillation / mixed replay + DQfD margin, auto controller)."""
 
 
-class TransferSAC(TransferMixin, SAC):
+class TransferSAC(TransferMixin, SAC):  # type: ignore[misc]  # learn(**kwargs) forwards SB3's arguments
     """SAC with a teacher (actor regression / mixed replay, auto controller)."""
 
 
-class TransferTD3(TransferMixin, TD3):
+class TransferTD3(TransferMixin, TD3):  # type: ignore[misc]  # learn(**kwargs) forwards SB3's arguments
     """TD3 with a teacher (actor regression / mixed replay, auto controller)."""
 
 

@@ -20,6 +20,7 @@ scalars transfer/mode, weight, agreement, distill_loss, teacher_return_estimate.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -292,13 +293,13 @@ class TransferController(BaseCallback):
                 "transfer off (QDagger cutoff)"
             )
         returns = self._recent("return", patience + 1)
-        if self.mode != "none" and returns and all(b < a for a, b in zip(returns, returns[1:], strict=False)):
-            if returns[0] - returns[-1] > 0.1 * self._spread():
-                self.off_reason = "guard"
-                return "none", (
-                    f"negative-transfer guard: return fell {returns[0]:.1f} → {returns[-1]:.1f} over {patience} "
-                    f"windows with {self.mode} transfer on"
-                )
+        falling = bool(returns) and all(b < a for a, b in itertools.pairwise(returns))
+        if self.mode != "none" and falling and returns[0] - returns[-1] > 0.1 * self._spread():
+            self.off_reason = "guard"
+            return "none", (
+                f"negative-transfer guard: return fell {returns[0]:.1f} → {returns[-1]:.1f} over {patience} "
+                f"windows with {self.mode} transfer on"
+            )
         if self.switches >= config.max_switches:
             return self.mode, f"keep {self.mode} (switch limit {config.max_switches} reached)"
         if self.mode == "representation":
@@ -314,10 +315,13 @@ class TransferController(BaseCallback):
             flat = bool(returns) and max(returns[1:]) <= returns[0]
             if flat and "representation" not in self.tried:
                 return "representation", f"no return progress over {patience} windows with instance transfer"
-        elif self.off_reason == "caught_up" and math.isfinite(student):
-            if student < self.teacher_return - 0.5 * self._spread():
-                self.off_reason = ""
-                return "representation", (
-                    f"student return {student:.1f} fell far below the teacher's {self.teacher_return:.1f} → distil again"
-                )
+        elif (
+            self.off_reason == "caught_up"
+            and math.isfinite(student)
+            and student < self.teacher_return - 0.5 * self._spread()
+        ):
+            self.off_reason = ""
+            return "representation", (
+                f"student return {student:.1f} fell far below the teacher's {self.teacher_return:.1f} → distil again"
+            )
         return self.mode, ""

@@ -45,7 +45,7 @@ EnvFactory = Callable[[], gym.Env[Any, Any]]
 
 
 def algorithm_kind(model: BaseAlgorithm) -> str:
-    """ "on_policy" (PPO, A2C), "q_network" (DQN) or "actor" (SAC, TD3)."""
+    """Kind of algorithm: "on_policy" (PPO, A2C), "q_network" (DQN) or "actor" (SAC, TD3)."""
     if isinstance(model, OnPolicyAlgorithm):
         return "on_policy"
     return "q_network" if isinstance(model.policy, DQNPolicy) else "actor"
@@ -158,7 +158,7 @@ class TransferEngine:
                 batches += [states[order[i : i + size]] for i in range(0, len(states), size)]
             return batches
         buffer = model.replay_buffer  # type: ignore[attr-defined]
-        steps = max(1, int(round((gradient_steps or 1) * self.config.distill_steps_ratio)))
+        steps = max(1, round((gradient_steps or 1) * self.config.distill_steps_ratio))
         sample = buffer.sample_online if isinstance(buffer, MixedReplayBuffer) else buffer.sample
         return [sample(size or 64).observations for _ in range(steps)]
 
@@ -198,7 +198,7 @@ class TransferEngine:
             losses = []
             for _ in range(self.config.distill_epochs * max(1, n_states // size)):
                 index = torch.randint(0, len(obs), (size,))
-                _, log_prob, _ = policy.evaluate_actions(obs[index], actions[index])  # type: ignore[attr-defined]
+                _, log_prob, _ = policy.evaluate_actions(obs[index], actions[index])  # type: ignore[attr-defined,operator]
                 loss = -self.config.dapg_weight * self.instance_weight * log_prob.mean()
                 self._apply(model, loss, False)
                 losses.append(float(loss.detach()))
@@ -207,11 +207,11 @@ class TransferEngine:
             buffer = model.replay_buffer  # type: ignore[attr-defined]
             assert isinstance(buffer, MixedReplayBuffer)
             size = self.config.distill_batch_size or int(getattr(model, "batch_size", 64))
-            steps = max(1, int(round((gradient_steps or 1) * self.config.distill_steps_ratio)))
+            steps = max(1, round((gradient_steps or 1) * self.config.distill_steps_ratio))
             losses = []
             for _ in range(steps):
                 batch = buffer.sample_demonstrations(size)
-                q_values = model.q_net(batch.observations)  # type: ignore[attr-defined]
+                q_values = model.q_net(batch.observations)  # type: ignore[attr-defined,operator]
                 loss = self.instance_weight * margin_loss(q_values, batch.actions, self.config.margin)
                 self._apply(model, loss, False)
                 losses.append(float(loss.detach()))

@@ -1,6 +1,8 @@
-"""Instance transfer: teacher transitions collected in the target through the mapping, and a replay
-buffer that mixes them into every sampled batch (RLPD's symmetric sampling, Ball et al. 2023, with an
-annealed ratio; the transitions stay available as DQfD's demonstrations, Hester et al. 2018).
+"""Instance transfer: teacher transitions collected in the target, mixed into replay batches.
+
+The mapped teacher is rolled out in the target; a replay buffer mixes its transitions into every
+sampled batch (RLPD's symmetric sampling, Ball et al. 2023, with an annealed ratio); they stay
+available as DQfD's demonstrations (Hester et al. 2018).
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ class MixedReplayBuffer(ReplayBuffer):
 
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> ReplayBufferSamples:
         """SB3's sample with round(demo_ratio · batch_size) rows replaced by teacher transitions."""
-        n_demo = int(round(self.demo_ratio * batch_size)) if self.has_demonstrations else 0
+        n_demo = round(self.demo_ratio * batch_size) if self.has_demonstrations else 0
         if self.online_size() == 0:
             n_demo = batch_size
         if n_demo <= 0:

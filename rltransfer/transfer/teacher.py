@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from rltransfer.errors import ConfigError, IncompatibleSpacesError
-from rltransfer.mapping import Mapping, MappedTeacher
+from rltransfer.mapping import MappedTeacher, Mapping
 from rltransfer.policies import anatomy, hidden_features
 from rltransfer.spaces import SpaceSignature
 from rltransfer.zoo import Teacher, load_teacher

@@ -160,16 +160,16 @@ def _copy_critic(teacher: BasePolicy, student: BasePolicy, mapping: Mapping, rep
                 report.copied.append("value head")
             else:
                 report.skipped.append("value head (shapes differ)")
-        if isinstance(student.action_space, gym.spaces.Box) and isinstance(teacher.action_space, gym.spaces.Box):
-            if mapping.action.kind == "identity" and student.log_std.shape == teacher.log_std.shape:
-                with torch.no_grad():
-                    student.log_std.copy_(teacher.log_std)
-                report.copied.append("log_std")
+        both_box = isinstance(student.action_space, gym.spaces.Box) and isinstance(teacher.action_space, gym.spaces.Box)
+        if both_box and mapping.action.kind == "identity" and student.log_std.shape == teacher.log_std.shape:
+            with torch.no_grad():
+                student.log_std.copy_(teacher.log_std)
+            report.copied.append("log_std")
     elif type(teacher) is type(student) and isinstance(student, (SACPolicy, TD3Policy)):
         student_dim = int(student.observation_space.shape[0])  # type: ignore[index]
         if mapping.obs.is_identity(student_dim) and mapping.action.kind == "identity":
             try:
-                student.critic.load_state_dict(teacher.critic.state_dict())
+                student.critic.load_state_dict(teacher.critic.state_dict())  # type: ignore[union-attr]
                 report.copied.append("critic")
             except RuntimeError:
                 report.skipped.append("critic (shapes differ)")
