@@ -123,6 +123,19 @@ class Ranking:
         }
 
 
+def json_safe(value: Any) -> Any:
+    """Evidence made JSON-safe: non-finite floats become None (config.json is written with allow_nan=False)."""
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def recommendation(rankings: list[Ranking]) -> str:
     """One line: which teacher to start from, or to train from scratch when none fits."""
     if not rankings or not rankings[0].fits:
@@ -302,18 +315,20 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         action=chosen.action_map,
         confidence=mapping_confidence,
         source=source,
-        evidence={
-            "model_error": chosen.model_error,
-            "candidates": [
-                {
-                    "mapping": Mapping(obs=c.obs_map, action=c.action_map).describe(student_obs.dim),
-                    "model_error": c.model_error,
-                    "zero_shot": c.zero_shot,
-                }
-                for c in (probed or candidates[:3])
-            ],
-            "target_random_steps": target.rollouts.env_steps,
-        },
+        evidence=json_safe(
+            {
+                "model_error": chosen.model_error,
+                "candidates": [
+                    {
+                        "mapping": Mapping(obs=c.obs_map, action=c.action_map).describe(student_obs.dim),
+                        "model_error": c.model_error,
+                        "zero_shot": c.zero_shot,
+                    }
+                    for c in (probed or candidates[:3])
+                ],
+                "target_random_steps": target.rollouts.env_steps,
+            }
+        ),
     )
     zero_term = float(np.clip(zero, 0.0, 1.0)) if np.isfinite(zero) else 0.0
     score = compat * (ZERO_SHOT_WEIGHT * zero_term + (1 - ZERO_SHOT_WEIGHT) * float(dynamics["similarity"]))
