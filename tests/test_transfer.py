@@ -29,7 +29,7 @@ OFF_POLICY = {"learning_starts": 100, "batch_size": 32, "buffer_size": 5000}
 def _setup(algo: str) -> tuple[str, str, dict[str, object], int]:
     """(env, teacher, hyperparams, steps) of a tiny run for each algorithm."""
     if algo in ("sac", "td3"):
-        return "rltransfer/Pendulum-v0", "tiny-sac", dict(OFF_POLICY), 400
+        return "rltransfer/Pendulum-v0", "tiny-sac", dict(OFF_POLICY), 300
     if algo == "dqn":
         return "CartPole-v1", "tiny-ppo", {**OFF_POLICY, "train_freq": 16, "gradient_steps": 8}, 600
     return "CartPole-v1", "tiny-ppo", {"n_steps": 64} if algo == "ppo" else {"n_steps": 16}, 600

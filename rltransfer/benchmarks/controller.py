@@ -82,6 +82,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--work", default="runs/bench-controller", help="run folders (reused when finished)")
     parser.add_argument("--out", default="results/controller.md", help="markdown file to write")
     parser.add_argument("--zoo", default=None, help="teacher zoo (default: agents/)")
+    parser.add_argument(
+        "--overhead-repeats", type=int, default=3, help="interleaved repeats of the overhead timing (0: skip it)"
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -193,13 +196,69 @@ def _run(args: argparse.Namespace) -> int:
                     train_student(_config(target, mode, seed, args.zoo), run, command="rltransfer bench controller")
                 result = json.loads((run / "result.json").read_text())
                 rows[target.name][mode].append({"run": run, "result": result, "episodes": read_episodes(run)})
-    text = _report(suite, modes, rows, args, time.time() - started)
+    overhead = _overhead(work / "overhead", args, started) if args.overhead_repeats > 0 else []
+    text = _report(suite, modes, rows, args, time.time() - started) + "\n".join(overhead) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     from rltransfer.io import atomic_write_text
 
     atomic_write_text(args.out, text)
     print(f"wrote {args.out} ({time.time() - started:.0f}s)")
     return 0
+
+
+OVERHEAD_CASES = (
+    ("ppo", "rltransfer/CartPole-Heavy-v0", "cartpole-ppo", 8_000),
+    ("dqn", "rltransfer/CartPole-Heavy-v0", "cartpole-ppo", 6_000),
+    ("sac", "rltransfer/Pendulum-Moon-v0", "pendulum-sac", 2_500),
+)
+OVERHEAD_MODES: dict[str, tuple[str, dict[str, Any]]] = {
+    "plain SB3": ("scratch", {}),
+    "representation (always on)": ("representation", {"weight_schedule": "constant", "init_from_teacher": False}),
+    "instance (always on)": ("instance", {"decay_fraction": 1.0}),
+}
+
+
+def _overhead(work: Path, args: argparse.Namespace, started: float) -> list[str]:
+    """Wall time per env step with transfer kept on all run vs plain SB3, repeats interleaved."""
+    from rltransfer.training import TrainConfig, is_finished, train_student
+
+    timings: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for repeat in range(args.overhead_repeats):
+        for algo, env_id, teacher, steps in OVERHEAD_CASES:
+            for label, (method, transfer) in OVERHEAD_MODES.items():
+                run = work / f"{algo}-{method}-r{repeat}"
+                if not is_finished(run):
+                    print(f"[{time.time() - started:6.0f}s] overhead {algo} {label} repeat {repeat}", flush=True)
+                    config = TrainConfig(
+                        env_id=env_id, algo=algo, total_timesteps=steps, seed=0, method=method,
+                        teacher=None if method == "scratch" else teacher, zoo=args.zoo, transfer=transfer,
+                    )  # fmt: skip
+                    train_student(config, run, command="rltransfer bench controller (overhead)")
+                result = json.loads((run / "result.json").read_text())
+                loop = result["learn_seconds"] - result.get("transfer_setup_seconds", 0.0)
+                timings.setdefault((algo, label), []).append((result["learn_seconds"] / steps, loop / steps))
+    lines = [
+        "## Overhead: wall time per env step with transfer on vs plain SB3",
+        "",
+        f"Same algorithm, hyperparams of record, seed 0; {args.overhead_repeats} repeats run interleaved (plain, "
+        "representation, instance, next algorithm, …) to spread the shared machine's load; the table gives the "
+        "median. Transfer is kept on for the whole run (representation: constant weight, no weight copy, so the "
+        "distillation and layer-matching step runs after every update; instance: replay mixing / DAPG / DQfD "
+        "margin never annealed to 0). 'loop' excludes the one-time setup (probes and demonstration collection). "
+        "Target: ≤ 1.15×.",
+        "",
+        "| algorithm (env, steps) | mode | ms/step (total) | ms/step (loop) | × plain (total) | × plain (loop) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for algo, env_id, _teacher, steps in OVERHEAD_CASES:
+        base_total, base_loop = (float(np.median(v)) for v in zip(*timings[(algo, "plain SB3")], strict=True))
+        for label in OVERHEAD_MODES:
+            total, loop = (float(np.median(v)) for v in zip(*timings[(algo, label)], strict=True))
+            lines.append(
+                f"| {algo} ({env_id.split('/')[-1]}, {steps}) | {label} | {1000 * total:.3f} | {1000 * loop:.3f} | "
+                f"{total / base_total:.2f}× | {loop / base_loop:.2f}× |"
+            )
+    return lines
 
 
 def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: argparse.Namespace, wall: float) -> str:
