@@ -40,6 +40,12 @@ def register(subparsers: Any) -> None:
         "--threshold", type=float, default=None, metavar="X", help="return threshold (default: env spec's)"
     )
     parser.add_argument("--n-envs", type=int, default=None, metavar="N", help="training envs per run")
+    parser.add_argument(
+        "--hyperparams",
+        default=None,
+        metavar="YAML",
+        help="n_envs, policy_kwargs and algorithm hyperparameters overriding those of record (as in `train`)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_zoo_arg(parser)
     parser.set_defaults(handler=_compare)
@@ -48,10 +54,13 @@ def register(subparsers: Any) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from rltransfer.errors import ConfigError
     from rltransfer.experiments import GridSpec, parse_list, run_grid
+    from rltransfer.hyperparams import load_hyperparams_file
     from rltransfer.make import parse_env_kwargs
 
     if args.seeds <= 0:
         raise ConfigError(f"--seeds must be positive, got {args.seeds}", fix="pass --seeds N with N >= 1")
+    overrides = load_hyperparams_file(args.hyperparams) if args.hyperparams else {}
+    n_envs = args.n_envs if args.n_envs is not None else overrides.get("n_envs")
     spec = GridSpec(
         env_ids=parse_list(args.env, what="env"),
         methods=parse_list(args.methods, what="methods"),
@@ -62,7 +71,9 @@ def _compare(args: argparse.Namespace) -> int:
         zoo=args.zoo,
         env_kwargs=parse_env_kwargs(args.env_kwargs),
         threshold=args.threshold,
-        n_envs=args.n_envs,
+        n_envs=int(n_envs) if n_envs is not None else None,
+        hyperparams=dict(overrides.get("hyperparams", {})),
+        policy_kwargs=dict(overrides.get("policy_kwargs") or {}),
     )
     report = run_grid(
         spec,

@@ -2,27 +2,37 @@
 
 `run_grid(GridSpec(...), out)` trains every unfinished run into `out/runs/<env>/<method>/seed<k>/`
 and renders `summary.md`, `summary.csv`, `summary.json`, `learning_curves.png` and `tb/`;
-`render_report(out)` re-renders them from the finished runs.
+`render_report(out)` re-renders them from the finished runs. Names are imported on first use, so
+`rltransfer --help` does not load torch.
 """
 
-from rltransfer.experiments.backends import BACKENDS, LocalBackend, RayBackend, RunOutcome, execute_run, make_backend
-from rltransfer.experiments.grid import METHODS, GridSpec, RunSpec, env_safe_name, parse_list
-from rltransfer.experiments.runner import GridReport, render_report, run_grid, validate
+from __future__ import annotations
 
-__all__ = [
-    "BACKENDS",
-    "METHODS",
-    "GridReport",
-    "GridSpec",
-    "LocalBackend",
-    "RayBackend",
-    "RunOutcome",
-    "RunSpec",
-    "env_safe_name",
-    "execute_run",
-    "make_backend",
-    "parse_list",
-    "render_report",
-    "run_grid",
-    "validate",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BACKENDS": "backends",
+    "LocalBackend": "backends",
+    "RayBackend": "backends",
+    "RunOutcome": "backends",
+    "execute_run": "backends",
+    "make_backend": "backends",
+    "METHODS": "grid",
+    "GridSpec": "grid",
+    "RunSpec": "grid",
+    "env_safe_name": "grid",
+    "parse_list": "grid",
+    "GridReport": "runner",
+    "render_report": "runner",
+    "run_grid": "runner",
+    "validate": "runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rltransfer.experiments' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"rltransfer.experiments.{_EXPORTS[name]}"), name)

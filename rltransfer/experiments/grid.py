@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rltransfer.errors import ConfigError
 from rltransfer.registry import lookup
-from rltransfer.training import TrainConfig
+
+if TYPE_CHECKING:  # training imports SB3 and torch: kept out of `rltransfer --help`
+    from rltransfer.training import TrainConfig
 
 METHODS: dict[str, str] = {
     "scratch": "no transfer: the student learns from its own experience only",
@@ -121,6 +123,8 @@ class GridSpec:
 
     def runs(self, out: str | Path) -> list[RunSpec]:
         """Every run of the grid, in a stable order (env, method, seed), with absolute run folders."""
+        from rltransfer.training import TrainConfig
+
         root = Path(out).resolve() / RUNS_DIR
         specs = []
         for env_id in self.env_ids:
