@@ -26,6 +26,7 @@ _EXPORTS = {
     "GridReport": "runner",
     "render_report": "runner",
     "run_grid": "runner",
+    "run_grids": "runner",
     "validate": "runner",
 }
 

@@ -39,6 +39,7 @@ class RunOutcome:
         error: One line saying why it failed (empty otherwise).
         user_error: True when the failure is an RLTransferError (bad input), not a crash.
         wall_seconds: Time the run took in its worker.
+        run_dir: The run folder.
     """
 
     key: str
@@ -46,6 +47,7 @@ class RunOutcome:
     error: str = ""
     user_error: bool = False
     wall_seconds: float = 0.0
+    run_dir: str = ""
 
 
 @contextlib.contextmanager
@@ -76,18 +78,25 @@ def execute_run(spec: RunSpec, command: str = "") -> RunOutcome:
     single_thread()
     with _exclusive(spec.lock_path):
         if is_finished(spec.run_dir):
-            return RunOutcome(key=spec.key, status="skipped")
+            return RunOutcome(key=spec.key, run_dir=str(spec.run_dir), status="skipped")
         if spec.run_dir.exists():
             shutil.rmtree(spec.run_dir)
         try:
             train_student(spec.config, spec.run_dir, command=command)
         except RLTransferError as exc:
-            return RunOutcome(key=spec.key, status="failed", error=exc.line(), user_error=True)
+            return RunOutcome(
+                key=spec.key, run_dir=str(spec.run_dir), status="failed", error=exc.line(), user_error=True
+            )
         except Exception as exc:  # a crash in one run must not take the grid down
             _write_error(spec.run_dir, traceback.format_exc())
             line = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            return RunOutcome(key=spec.key, status="failed", error=f"{line} (traceback in {spec.run_dir}/error.txt)")
-    return RunOutcome(key=spec.key, status="done", wall_seconds=time.time() - started)
+            return RunOutcome(
+                key=spec.key,
+                run_dir=str(spec.run_dir),
+                status="failed",
+                error=f"{line} (traceback in {spec.run_dir}/error.txt)",
+            )
+    return RunOutcome(key=spec.key, run_dir=str(spec.run_dir), status="done", wall_seconds=time.time() - started)
 
 
 def _write_error(run_dir: Path, text: str) -> None:
@@ -150,11 +159,12 @@ class LocalBackend:
                 for future in done:
                     yield _result(future, futures[future])
         finally:
-            pool.shutdown(wait=not _interrupted(), cancel_futures=True)
-            if _interrupted():
-                for process in list(getattr(pool, "_processes", {}).values()):
+            interrupted = _interrupted()
+            if interrupted:  # Ctrl-C or a closed generator: stop the workers now (their runs restart clean)
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
                     with contextlib.suppress(Exception):
                         process.kill()
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 def _interrupted() -> bool:
@@ -166,7 +176,12 @@ def _result(future: Future[RunOutcome], spec: RunSpec) -> RunOutcome:
     try:
         return future.result()
     except BrokenProcessPool:
-        return RunOutcome(key=spec.key, status="failed", error="its worker process died (out of memory or killed)")
+        return RunOutcome(
+            key=spec.key,
+            run_dir=str(spec.run_dir),
+            status="failed",
+            error="its worker process died (out of memory or killed)",
+        )
 
 
 class RayBackend:
@@ -224,7 +239,12 @@ class RayBackend:
                         yield ray.get(ref)
                     except ray.exceptions.RayError as exc:
                         line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                        yield RunOutcome(key=refs[ref].key, status="failed", error=f"Ray task failed: {line}")
+                        yield RunOutcome(
+                            key=refs[ref].key,
+                            run_dir=str(refs[ref].run_dir),
+                            status="failed",
+                            error=f"Ray task failed: {line}",
+                        )
         finally:
             if _interrupted():
                 for ref in refs:

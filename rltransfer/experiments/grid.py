@@ -124,8 +124,11 @@ class GridSpec:
     def runs(self, out: str | Path) -> list[RunSpec]:
         """Every run of the grid, in a stable order (env, method, seed), with absolute run folders."""
         from rltransfer.training import TrainConfig
+        from rltransfer.zoo import default_zoo
 
         root = Path(out).resolve() / RUNS_DIR
+        # an absolute zoo: workers (Ray's especially) may not share the caller's working directory
+        zoo = str(Path(self.zoo or default_zoo()).resolve()) if any(m != "scratch" for m in self.methods) else None
         specs = []
         for env_id in self.env_ids:
             for method in self.methods:
@@ -138,7 +141,7 @@ class GridSpec:
                         seed=seed,
                         method=method,
                         teacher=None if method == "scratch" else self.teacher,
-                        zoo=str(Path(self.zoo).resolve()) if self.zoo else None,
+                        zoo=zoo,
                         n_envs=self.n_envs,
                         hyperparams=dict(self.hyperparams),
                         policy_kwargs=dict(self.policy_kwargs),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,18 +103,36 @@ def run_grid(
     ray_address: str | None = None,
     progress: bool = True,
     command: str = "",
-    on_outcome: Callable[[RunOutcome], None] | None = None,
 ) -> GridReport:
     """Run every unfinished run of `spec` into OUT/runs and render OUT's report."""
+    return run_grids(
+        [(spec, Path(out))],
+        backend=backend,
+        workers=workers,
+        ray_address=ray_address,
+        progress=progress,
+        command=command,
+    )[0]
+
+
+def run_grids(
+    grids: Sequence[tuple[GridSpec, Path]],
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: bool = True,
+    command: str = "",
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+) -> list[GridReport]:
+    """Run several grids (each into its own folder) on one backend, so workers never wait for a grid's tail.
+
+    Everything is validated before the first run starts; each folder gets its report at the end.
+    """
     started = time.time()
-    validate(spec)
+    for spec, _ in grids:
+        validate(spec)
     executor = make_backend(backend, workers=workers, address=ray_address)
-    folder = Path(out).resolve()
-    runs = spec.runs(folder)
-    check_reuse(runs)
-    todo = [run for run in runs if not is_finished(run.run_dir)]
-    report = GridReport(out=folder, total=len(runs), skipped=len(runs) - len(todo))
-    folder.mkdir(parents=True, exist_ok=True)
     entry: dict[str, Any] = {
         "command": command,
         "date": now_utc(),
@@ -122,13 +140,30 @@ def run_grid(
         "workers": executor.workers,
         "machine": machine_description(),
     }
-    _record_invocation(folder, spec, {**entry, "finished": False})
+    reports: list[GridReport] = []
+    owner: dict[str, GridReport] = {}
+    todo: list[RunSpec] = []
+    for spec, out in grids:
+        folder = Path(out).resolve()
+        runs = spec.runs(folder)
+        check_reuse(runs)
+        pending = [run for run in runs if not is_finished(run.run_dir)]
+        report = GridReport(out=folder, total=len(runs), skipped=len(runs) - len(pending))
+        reports.append(report)
+        owner.update({str(run.run_dir): report for run in pending})
+        todo += pending
+    for (spec, _), report in zip(grids, reports, strict=True):
+        report.out.mkdir(parents=True, exist_ok=True)
+        _record_invocation(report.out, spec, {**entry, "finished": False})
     from tqdm import tqdm
 
-    bar = tqdm(total=len(runs), initial=report.skipped, unit="run", desc="runs", disable=not progress, leave=True)
+    total = sum(r.total for r in reports)
+    skipped = sum(r.skipped for r in reports)
+    bar = tqdm(total=total, initial=skipped, unit="run", desc="runs", disable=not progress, leave=True)
     runs_started = time.time()
     try:
         for outcome in executor.run(todo, command=command):
+            report = owner[outcome.run_dir]
             if outcome.status == "done":
                 report.done += 1
             elif outcome.status == "skipped":
@@ -142,13 +177,14 @@ def run_grid(
                 on_outcome(outcome)
     finally:
         bar.close()
-    report.run_seconds = time.time() - runs_started
-    report.wall_seconds = time.time() - started
-    _record_invocation_end(folder, spec, entry, report)
-    if report.done + report.skipped:
-        report.files = render_report(folder, threshold=spec.threshold, method_order=list(spec.methods))
-    report.wall_seconds = time.time() - started
-    return report
+    for (spec, _), report in zip(grids, reports, strict=True):
+        report.run_seconds = time.time() - runs_started
+        report.wall_seconds = time.time() - started
+        _record_invocation_end(report.out, spec, entry, report)
+        if report.done + report.skipped:
+            report.files = render_report(report.out, threshold=spec.threshold, method_order=list(spec.methods))
+        report.wall_seconds = time.time() - started
+    return reports
 
 
 def _record_invocation_end(out: Path, spec: GridSpec, entry: dict[str, Any], report: GridReport) -> None:

@@ -225,9 +225,8 @@ def format_estimate(name: str, estimate: metrics.Estimate) -> str:
 
 
 def best_methods(env: EnvSummary) -> dict[str, str]:
-    """Per metric, the method with the best mean (ties: the first in table order)."""
+    """Per metric, the methods with the best mean, comma-separated (all tied: none)."""
     best: dict[str, str] = {}
-    order = list(env.methods)
     for name in COLUMNS:
         candidates = []
         for method, summary in env.methods.items():
@@ -237,7 +236,10 @@ def best_methods(env: EnvSummary) -> dict[str, str]:
         if len(candidates) < 2:
             continue
         sign = 1.0 if metrics.HIGHER_IS_BETTER[name] else -1.0
-        best[name] = max(candidates, key=lambda item: (sign * item[0], -order.index(item[1])))[1]
+        top = max(sign * value for value, _ in candidates)
+        winners = [method for value, method in candidates if sign * value == top]
+        if len(winners) < len(candidates):  # a column where every method ties marks none
+            best[name] = ",".join(winners)
     return best
 
 
@@ -288,7 +290,7 @@ def render_markdown(envs: list[EnvSummary], header: dict[str, Any]) -> str:
                     cell = "0 (reference)"
                 else:
                     cell = format_estimate(name, summary.estimates[name])
-                cells.append(f"**{cell}**" if best.get(name) == method else cell)
+                cells.append(f"**{cell}**" if method in best.get(name, "").split(",") else cell)
             cells += [_number(summary.estimates["auc"].iqm), _number(summary.estimates["asymptote"].iqm)]
             lines.append("| " + " | ".join(cells) + " |")
         if "scratch" not in env.methods:
