@@ -188,3 +188,39 @@ def test_ray_backend_gives_identical_results(local_grid: tuple[GridSpec, Path], 
         ray_csv = (run_folder(out, "scratch", seed) / "episodes.csv").read_text()
         assert ray_csv == (run_folder(local_out, "scratch", seed) / "episodes.csv").read_text()
     assert (out / "summary.md").is_file() and (out / "tb" / "CartPole-v1" / "scratch" / "seed1").is_dir()
+
+
+def test_suite_renders_overview_and_throughput(local_grid: tuple[GridSpec, Path]) -> None:
+    from rltransfer.benchmarks import suite
+    from rltransfer.experiments import GridReport
+
+    spec, out = local_grid
+    target = suite.SuiteTarget(
+        name="CartPole", env_id="CartPole-v1", algo="ppo", teacher="tiny-ppo", steps=1000, threshold=475, about="test"
+    )
+    throughput = [
+        {"workers": 1, "repeat": 1, "runs": 4, "steps": 4000, "seconds": 10.0, "steps_per_second": 400.0,
+         "load_before": 0.1},
+        {"workers": 2, "repeat": 1, "runs": 4, "steps": 4000, "seconds": 6.0, "steps_per_second": 666.7,
+         "load_before": 0.2},
+    ]  # fmt: skip
+    text = suite.render(
+        targets=[target],
+        grids=[(spec, out)],
+        reports=[GridReport(out=out, total=4)],
+        methods=["scratch", "finetune"],
+        header={"command": "rltransfer bench suite", "seeds": "0, 1", "machine": "test", "date": "today"},
+        reduced="2 seeds instead of 5",
+        note="",
+        throughput=throughput,
+        workers=2,
+    )
+    summary = json.loads((out / "summary.json").read_text())["envs"][0]["methods"]["finetune"]["estimates"]
+    ratio = summary["transfer_ratio"]["mean"]
+    assert "- command: `rltransfer bench suite`" in text and "**reduced run**: 2 seeds instead of 5" in text
+    overview = text.split("## Transfer ratio against scratch")[1].split("## Jumpstart")[0]
+    assert "| CartPole |" in overview and f"{ratio:+.2f}" in overview
+    assert "**1.67×**" in text and "**met**" in text  # 666.7 / 400 ≥ 0.8 · 2
+    assert "## CartPole: CartPole-v1" in text and "| finetune | 2 |" in text
+    with pytest.raises(Exception, match=r'(?i)did you mean "cartpole-longpole"'):
+        suite.select_targets("cartpole-longpol")
