@@ -20,6 +20,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import BasePolicy
 
@@ -137,7 +138,9 @@ def distill(
         check_family(algo, env.action_space)
         found, mapping_steps = resolve_mapping(source, env, mapping, seed=config.seed)
         labeler = Labeler(source, found, env, config.temperature)
-        student, student_kwargs = build_student(source, env, config.hidden)
+        with torch.random.fork_rng():  # seeded initial weights without touching the caller's global RNG
+            torch.manual_seed(config.seed)
+            student, student_kwargs = build_student(source, env, config.hidden)
         network = ActingNetwork(student)
         rounds = _train(env, labeler, Trainer(network, config, dqn_student=algo == "dqn"), config, logger)
         sync_targets(student)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,6 +60,8 @@ class DistillConfig:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise bad(f"{name} {value} must be a positive number", "use e.g. 0.95")
+        if self.threshold > 1:
+            warnings.warn(f"threshold {self.threshold} > 1: agreement can never reach it", stacklevel=3)
         if not 0 < self.tolerance < 1:
             raise bad(f"tolerance {self.tolerance} must be in (0, 1)", "use e.g. 0.05 (5% of the action range)")
         if self.samples < 100 or self.dagger_rounds < 0:
