@@ -65,6 +65,9 @@ def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = False) -
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; a deployed folder gets normal permissions
     except OSError as exc:
         raise _output_error(target, exc) from exc
     try:
