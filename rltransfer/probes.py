@@ -53,6 +53,20 @@ class Rollouts:
         return float(np.mean(returns)) if returns else float("nan")
 
 
+def episode_limit(env: gym.Env[Any, Any]) -> int | None:
+    """The env's max_episode_steps (None when unlimited or unknown)."""
+    spec = getattr(env, "spec", None)
+    limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
+    return int(limit) if limit else None
+
+
+def reward_threshold(env: gym.Env[Any, Any]) -> float | None:
+    """The env spec's reward_threshold ("solved" full-episode return), None when the spec has none."""
+    spec = getattr(env, "spec", None)
+    threshold = getattr(spec, "reward_threshold", None) if spec is not None else None
+    return float(threshold) if threshold is not None and np.isfinite(threshold) else None
+
+
 def env_horizon(env: gym.Env[Any, Any], cap: int = DEFAULT_HORIZON) -> int:
     """min(cap, the env's max_episode_steps) — the horizon of returns compared by selection."""
     spec = getattr(env, "spec", None)
@@ -96,11 +110,16 @@ def random_rollouts(env: gym.Env[Any, Any], *, steps: int, seed: int) -> Rollout
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """Zero-shot episodes of a (mapped) teacher in the target, each cut at `horizon` steps."""
+    """Zero-shot episodes of a (mapped) teacher in the target, each cut at `horizon` steps.
+
+    `cut[i]` is True when episode i was stopped by the probe's horizon (it had neither terminated nor been
+    truncated by the env): its return covers only the first `horizon` steps of a longer episode.
+    """
 
     returns: tuple[float, ...]
     horizon: int
     env_steps: int
+    cut: tuple[bool, ...] = ()
 
     @property
     def mean(self) -> float:
@@ -113,18 +132,22 @@ def zero_shot(
 ) -> ProbeResult:
     """Run `episodes` deterministic episodes of `act`, cut at `horizon` steps (episode i reset with seed + i)."""
     returns: list[float] = []
+    cut: list[bool] = []
     steps = 0
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         total = 0.0
+        ended = False
         for _ in range(horizon):
             obs, reward, terminated, truncated, _ = env.step(act(obs))
             total += float(reward)
             steps += 1
             if terminated or truncated:
+                ended = True
                 break
         returns.append(total)
-    return ProbeResult(returns=tuple(returns), horizon=horizon, env_steps=steps)
+        cut.append(not ended)
+    return ProbeResult(returns=tuple(returns), horizon=horizon, env_steps=steps, cut=tuple(cut))
 
 
 def source_returns(transitions: dict[str, np.ndarray], *, horizon: int, source: int = 1) -> list[float]:

@@ -10,21 +10,43 @@ Three training-free signals, measured per teacher:
    the source (Ammar et al. 2014, MASTER) — 0.7 of the weight; and the overlap exp(−W₁) of the mapped
    target and source state distributions (scipy's wasserstein_distance per dimension, in teacher std
    units) — 0.3.
-3. **Zero-shot return** of the mapped teacher in the target, over a few episodes cut at a common
-   horizon H, normalized so that 0 is the random policy in the target and 1 is the teacher's own
-   return on its source task over the same H steps.
+3. **Zero-shot probes** of the mapped teacher in the target, a few episodes cut at a probe horizon H.
+   Two numbers come out of them:
+
+   - ``zero_shot`` (the issue's normalized zero-shot return, kept in evidence and JSON): 0 = the random
+     policy in the target, 1 = the teacher's own return on its source task over the same H steps. It
+     says whether the *mapping* works — a weak teacher that is as weak in the target as at home gets 1.
+   - ``competence``: how good the mapped teacher is *in the target*. When the target's spec has a
+     reward_threshold, per probe episode i: competence_i = clip((R_i − R_rand)/(threshold − R_rand), 0, 1)
+     over *full* episodes, so that like is compared with like: an episode that ended (terminated, or
+     truncated by the env) is a full episode; an episode stopped by the probe horizon H is completed with
+     the teacher's own source tail (its card's full-episode return minus its first-H return in its
+     stored source episodes) — it behaved as at home for H steps, so the rest is estimated as at home, at
+     no extra env step. R_rand is the random policy's full-episode return in the target. (Scaling the
+     threshold by H / max_episode_steps instead was tried and rejected: with the default budget H is
+     ~100 steps on CartPole, which a DQN teacher with a 129 return also survives, so it got 1.0.) The
+     tail assumes the source and target episode limits agree; where they do not it is an estimate. Competence
+     is the mean over the episodes. Without a threshold (e.g. Pendulum), competence is the spread among the
+     probed candidate teachers of this ranking: g = (R_zero_shot − R_rand)/H, the gain over random per
+     step (comparable across teachers probed at different H), and competence = clip(g / max g, 0, 1), so
+     the teacher best in the target gets 1 (0 for all when none beats random). Why the relative spread
+     and not the source-normalized value: the latter is exactly what cannot tell a weak teacher from a
+     strong one; the spread at least orders teachers by what they achieve in the target. With a single
+     teacher it is 1, and the score falls back to the source-normalized value.
 
 They combine as::
 
-    score = compatibility × (0.7 · clip(zero_shot, 0, 1) + 0.3 · dynamics_similarity)
+    score = compatibility × (0.7 · min(clip(zero_shot, 0, 1), competence) + 0.3 · dynamics_similarity)
 
 Why: a zero-shot rollout is the cheapest strong predictor of transfer benefit — it measures the
 teacher's behaviour where the student will learn, through exactly the mapping the controller will use
-— so it carries most of the weight. It saturates at 0 for every teacher that fails outright, and it
-is noisy with few episodes; dynamics similarity orders those teachers (a teacher whose world behaves
-like the target's still carries useful features and values) and breaks ties. Compatibility multiplies
-because every conversion loses information and an unbridgeable gap rules a teacher out. When the best
-score is below SCRATCH_THRESHOLD no teacher fits: the recommendation is to train from scratch.
+— so it carries most of the weight. The minimum asks for both: the mapping must work (zero_shot) and
+what it delivers must be good in the target (competence); a teacher that matches a poor source return
+is still poor. The term saturates at 0 for every teacher that fails outright, and it is noisy with few
+episodes; dynamics similarity orders those teachers (a teacher whose world behaves like the target's
+still carries useful features and values) and breaks ties. Compatibility multiplies because every
+conversion loses information and an unbridgeable gap rules a teacher out. When the best score is below
+SCRATCH_THRESHOLD no teacher fits: the recommendation is to train from scratch.
 
 Every target env step is spent in rltransfer.probes (random rollouts shared by all teachers, then
 zero-shot probes within the budget), so a ranking's cost is exact.
@@ -53,7 +75,17 @@ from rltransfer.mapping_search import (
     dim_stats,
     fit_source_model,
 )
-from rltransfer.probes import Rollouts, env_horizon, normalized_return, random_rollouts, source_returns, zero_shot
+from rltransfer.probes import (
+    ProbeResult,
+    Rollouts,
+    env_horizon,
+    episode_limit,
+    normalized_return,
+    random_rollouts,
+    reward_threshold,
+    source_returns,
+    zero_shot,
+)
 from rltransfer.spaces import SpaceSignature
 from rltransfer.zoo import Teacher, list_teacher_names, load_teacher
 
@@ -190,13 +222,60 @@ class _Target:
         self.horizon = env_horizon(env)
         self.rollouts: Rollouts = random_rollouts(env, steps=random_steps, seed=seed)
 
-    def probe(self, teacher: Teacher, mapping: Mapping, *, episodes: int, horizon: int) -> tuple[float, int]:
-        """(mean return over `episodes` zero-shot episodes cut at `horizon`, env steps spent)."""
+    def probe(self, teacher: Teacher, mapping: Mapping, *, episodes: int, horizon: int) -> ProbeResult:
+        """`episodes` zero-shot episodes of the mapped teacher, cut at `horizon`."""
         mapped = MappedTeacher(teacher, mapping, self.env.action_space)
-        result = zero_shot(
+        return zero_shot(
             self.env, lambda obs: mapped.act(obs), episodes=episodes, horizon=horizon, seed=self.seed + 7919
         )
-        return result.mean, result.env_steps
+
+    def competence(self, result: ProbeResult, *, source_tail: float) -> float | None:
+        """Threshold-based competence of a probe (module docstring); None when the spec has no threshold."""
+        return threshold_competence(
+            result,
+            self.rollouts,
+            threshold=reward_threshold(self.env),
+            limit=episode_limit(self.env),
+            source_tail=source_tail,
+        )
+
+
+def threshold_competence(
+    result: ProbeResult, rollouts: Rollouts, *, threshold: float | None, limit: int | None, source_tail: float = 0.0
+) -> float | None:
+    """Mean over probe episodes of clip((R − R_rand)/(threshold − R_rand), 0, 1), over full episodes.
+
+    An episode that ended is a full episode. An episode cut at the probe horizon H is completed with the
+    teacher's own source tail (its full-episode source return minus its first-H source return): the mapped
+    teacher behaved as at home for H steps, so the rest of its episode is estimated as at home. R_rand is
+    the random policy's full-episode return in the target (per-step extrapolation from H steps when no
+    random episode ended). None without a threshold or probe episodes.
+    """
+    if threshold is None or not result.returns:
+        return None
+    horizon = result.horizon
+    baseline = rollouts.random_return(limit or horizon)
+    if not np.isfinite(baseline) and limit is not None:
+        baseline = rollouts.random_return(horizon) * limit / max(horizon, 1)
+    if not np.isfinite(baseline):
+        return None
+    cut_flags = result.cut or (False,) * len(result.returns)
+    values = []
+    for value, cut in zip(result.returns, cut_flags, strict=True):
+        full = value + source_tail if cut and (limit is None or horizon < limit) else value
+        gap = threshold - baseline
+        values.append(float(full >= threshold) if gap <= 1e-9 else float(np.clip((full - baseline) / gap, 0.0, 1.0)))
+    return float(np.mean(values))
+
+
+def combine_score(compatibility: float, zero_shot: float, competence: float, dynamics: float) -> float:
+    """Compatibility × (w · min(clip(zero_shot, 0, 1), competence) + (1 − w) · dynamics), in 0..1."""
+    zero_term = float(np.clip(zero_shot, 0.0, 1.0)) if np.isfinite(zero_shot) else 0.0
+    competence_term = float(np.clip(competence, 0.0, 1.0)) if np.isfinite(competence) else 0.0
+    value = compatibility * (
+        ZERO_SHOT_WEIGHT * min(zero_term, competence_term) + (1 - ZERO_SHOT_WEIGHT) * float(dynamics)
+    )
+    return float(np.clip(value, 0.0, 1.0))
 
 
 def _teacher_reference(teacher: Teacher, transitions: dict[str, np.ndarray] | None, horizon: int) -> float:
@@ -244,14 +323,18 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
     transitions, source_steps = source_transitions(teacher, seed=seed)
     probe_steps = 0
     horizon = target.horizon
+    probe_results: list[tuple[Candidate, ProbeResult]] = []
 
     def probe(candidate: Candidate, _index: int) -> float:
         nonlocal probe_steps
         mapping = Mapping(obs=candidate.obs_map, action=candidate.action_map, source="found")
-        mean, steps = target.probe(teacher, mapping, episodes=probe_episodes, horizon=probe_horizon)
-        probe_steps += steps
+        result = target.probe(teacher, mapping, episodes=probe_episodes, horizon=probe_horizon)
+        probe_steps += result.env_steps
+        probe_results.append((candidate, result))
         return normalized_return(
-            mean, target.rollouts.random_return(probe_horizon), _teacher_reference(teacher, transitions, probe_horizon)
+            result.mean,
+            target.rollouts.random_return(probe_horizon),
+            _teacher_reference(teacher, transitions, probe_horizon),
         )
 
     if transitions is None:  # no source data: only identity can be judged, by its zero-shot return
@@ -330,15 +413,44 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
             }
         ),
     )
-    zero_term = float(np.clip(zero, 0.0, 1.0)) if np.isfinite(zero) else 0.0
-    score = compat * (ZERO_SHOT_WEIGHT * zero_term + (1 - ZERO_SHOT_WEIGHT) * float(dynamics["similarity"]))
+    chosen_probe = next(
+        (r for c, r in probe_results if (c.obs_map, c.action_map) == (chosen.obs_map, chosen.action_map)), None
+    )
+    source_tail = (
+        card.eval_mean - _teacher_reference(teacher, transitions, chosen_probe.horizon)
+        if chosen_probe is not None and transitions is not None
+        else 0.0
+    )
+    competence = (
+        target.competence(chosen_probe, source_tail=source_tail if np.isfinite(source_tail) else 0.0)
+        if chosen_probe is not None
+        else None
+    )
+    random_h = target.rollouts.random_return(probe_horizon) if probed else float("nan")
+    gain = (
+        (chosen_probe.mean - random_h) / max(chosen_probe.horizon, 1)
+        if chosen_probe is not None and np.isfinite(random_h)
+        else float("nan")
+    )
+    # Without a threshold, competence is provisional (the source-normalized value) until rank_teachers
+    # compares the candidates' gains over random (module docstring).
+    competence_value = competence if competence is not None else (zero if np.isfinite(zero) else 0.0)
+    score = combine_score(compat, zero, competence_value, float(dynamics["similarity"]))
     evidence["dynamics"] = dynamics
     evidence["zero_shot"] = {
         "normalized": zero,
         "episodes": probe_episodes if probed else 0,
         "horizon": probe_horizon if probed else 0,
-        "random_return": target.rollouts.random_return(probe_horizon) if probed else float("nan"),
+        "return": chosen_probe.mean if chosen_probe is not None else float("nan"),
+        "random_return": random_h,
         "teacher_source_return": _teacher_reference(teacher, transitions, probe_horizon) if probed else float("nan"),
+        "gain_per_step": gain,
+    }
+    evidence["competence"] = {
+        "value": competence_value,
+        "basis": "reward_threshold" if competence is not None else "source-normalized (provisional)",
+        "reward_threshold": reward_threshold(target.env),
+        "source_tail": source_tail,
     }
     evidence["mapping"] = {
         "summary": mapping.describe(student_obs.dim),
@@ -349,7 +461,7 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
     evidence["probe_env_steps"] = probe_steps
     return Ranking(
         teacher=card.name,
-        score=float(np.clip(score, 0.0, 1.0)),
+        score=score,
         mapping=mapping,
         evidence=evidence,
         env_steps=probe_steps,
@@ -419,6 +531,7 @@ def rank_teachers(
     finally:
         if isinstance(env, str):
             target_env.close()
+    rankings = _relative_competence(rankings)
     share_steps, share_seconds = random_steps / len(rankings), shared_seconds / len(rankings)
     rankings = [
         Ranking(
@@ -432,6 +545,34 @@ def rank_teachers(
         for r in rankings
     ]
     return sorted(rankings, key=lambda r: (-r.score, r.teacher))
+
+
+def _relative_competence(rankings: list[Ranking]) -> list[Ranking]:
+    """Without a reward threshold: competence = gain over random per step / the best candidate's (docstring)."""
+    provisional = [r for r in rankings if r.evidence.get("competence", {}).get("basis", "").startswith("source")]
+    gains = [float(r.evidence["zero_shot"].get("gain_per_step", float("nan"))) for r in provisional]
+    finite = [g for g in gains if np.isfinite(g)]
+    if not finite:
+        return rankings
+    best = max(finite)
+    updated: dict[str, Ranking] = {}
+    for ranking, gain in zip(provisional, gains, strict=True):
+        value = float(np.clip(gain / best, 0.0, 1.0)) if best > 0 and np.isfinite(gain) else 0.0
+        dynamics = float(ranking.evidence.get("dynamics", {}).get("similarity", 0.0))
+        compat = float(ranking.evidence["space"]["compatibility"])
+        evidence = {
+            **ranking.evidence,
+            "competence": {**ranking.evidence["competence"], "value": value, "basis": "relative to the best candidate"},
+        }
+        updated[ranking.teacher] = Ranking(
+            teacher=ranking.teacher,
+            score=combine_score(compat, ranking.zero_shot_return, value, dynamics),
+            mapping=ranking.mapping,
+            evidence=evidence,
+            env_steps=ranking.env_steps,
+            seconds=ranking.seconds,
+        )
+    return [updated.get(r.teacher, r) for r in rankings]
 
 
 def ranking_cost(rankings: list[Ranking]) -> int:

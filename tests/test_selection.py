@@ -13,6 +13,35 @@ from rltransfer.mapping import Mapping
 from rltransfer.selection import SCRATCH_THRESHOLD, rank_teachers, ranking_cost, recommendation
 
 
+@pytest.fixture(scope="module")
+def weak_zoo(selection_zoo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """selection_zoo's competent CartPole PPO (20k steps) next to a weak one of the same family (512 steps)."""
+    import shutil
+
+    from conftest import write_recipe
+
+    from rltransfer.recipes import load_recipe, train_teacher
+
+    root = tmp_path_factory.mktemp("weak_zoo")
+    zoo = root / "zoo"
+    zoo.mkdir()
+    shutil.copytree(selection_zoo / "cartpole", zoo / "cartpole")
+    recipe = write_recipe(
+        root / "weak.yaml",
+        name="cartpole-weak",
+        algo="ppo",
+        env="rltransfer/CartPole-v0",
+        n_timesteps=512,
+        n_envs=4,
+        policy_kwargs={"net_arch": [32]},
+        hyperparams={"n_steps": 64, "batch_size": 64},
+        eval_episodes=3,
+        transitions=1600,
+    )
+    train_teacher(load_recipe(recipe), zoo, progress_bar=False)
+    return zoo
+
+
 def test_fitting_teacher_ranked_first_with_its_mapping(selection_zoo: Path) -> None:
     rankings = rank_teachers("rltransfer/CartPole-Reversed-v0", selection_zoo, budget=1500)
     top = rankings[0]
@@ -31,6 +60,18 @@ def test_permuted_target_zero_shot(selection_zoo: Path) -> None:
     rankings = rank_teachers("rltransfer/CartPole-Permuted-v0", selection_zoo, budget=1500, teachers=["cartpole"])
     assert rankings[0].mapping.obs.index == (1, 3, 0, 2)
     assert rankings[0].zero_shot_return >= 0.9
+
+
+def test_competent_teacher_outranks_weak_one_that_matches_its_source(weak_zoo: Path) -> None:
+    rankings = {r.teacher: r for r in rank_teachers("rltransfer/CartPole-Permuted-v0", weak_zoo, budget=1500)}
+    strong, weak = rankings["cartpole"], rankings["cartpole-weak"]
+    assert strong.mapping.obs.index == weak.mapping.obs.index == (1, 3, 0, 2)
+    # Both reproduce their own source return through the mapping: the normalized zero-shot cannot tell them apart.
+    assert strong.zero_shot_return >= 0.9 and weak.zero_shot_return >= 0.7
+    # Competence against the target's reward threshold can: the weak teacher is far from solving CartPole.
+    assert strong.evidence["competence"]["basis"] == "reward_threshold"
+    assert strong.evidence["competence"]["value"] >= 0.8 > 0.3 >= weak.evidence["competence"]["value"]
+    assert strong.score > weak.score + 0.3
 
 
 def test_no_teacher_fits_recommends_scratch(selection_zoo: Path) -> None:

@@ -70,6 +70,7 @@ def _rank(args: argparse.Namespace) -> int:
             "mapping": ranking.mapping.to_dict(),
             "mapping_summary": ranking.mapping_summary,
             "zero_shot_return": ranking.zero_shot_return,
+            "competence": ranking.evidence.get("competence", {}).get("value", float("nan")),
             "dynamics_similarity": ranking.evidence.get("dynamics", {}).get("similarity", 0.0),
             "space_compatibility": ranking.evidence["space"]["compatibility"],
             "recommended": position == 1 and ranking.fits,
@@ -96,12 +97,24 @@ def _rank(args: argparse.Namespace) -> int:
             row["space_compatibility"],
             row["dynamics_similarity"],
             row["zero_shot_return"],
+            row["competence"],
             row["env_steps"],
             f"{row['seconds']:.1f}s",
         ]
         for row in rows
     ]
-    headers = ["rank", "teacher", "score", "mapping", "space", "dynamics", "zero-shot", "env steps", "time"]
+    headers = [
+        "rank",
+        "teacher",
+        "score",
+        "mapping",
+        "space",
+        "dynamics",
+        "zero-shot",
+        "competence",
+        "env steps",
+        "time",
+    ]
     print(format_table(headers, table))
     print(f"ranking cost: {ranking_cost(rankings)} target env steps")
     print(f"recommendation: {recommendation(rankings)}")
