@@ -99,6 +99,8 @@ class RunResult:
     jsrl are training steps and counted in total_timesteps)."""
     transfer_setup_seconds: float = 0.0
     """Part of learn_seconds spent once on teacher probes and demonstrations (not per step)."""
+    transfer_step_seconds: float = 0.0
+    """Part of learn_seconds spent in transfer code after setup (extra steps, controller, replay mixing)."""
     learn_seconds: float = 0.0
     """Wall time of model.learn alone (this session's part on resume): the per-step cost of training."""
 
@@ -175,6 +177,7 @@ def finish_run(
     transfer_env_steps: int = 0,
     learn_seconds: float = 0.0,
     transfer_setup_seconds: float = 0.0,
+    transfer_step_seconds: float = 0.0,
 ) -> RunResult:
     """Write result.json (atomically, last) and return it."""
     tail = returns[-10:]
@@ -191,6 +194,7 @@ def finish_run(
         transfer_env_steps=transfer_env_steps,
         learn_seconds=learn_seconds,
         transfer_setup_seconds=transfer_setup_seconds,
+        transfer_step_seconds=transfer_step_seconds,
     )
     atomic_write_text(run_dir / RESULT_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
     return result
@@ -352,6 +356,7 @@ def train_student(
         transfer_env_steps=engine.extra_env_steps if engine else 0,
         learn_seconds=learn_seconds,
         transfer_setup_seconds=engine.setup_seconds if engine else 0.0,
+        transfer_step_seconds=engine.transfer_seconds(model) if engine else 0.0,
     )
     import shutil
 

@@ -164,6 +164,10 @@ def _path_of(run: Path) -> str:
     return " → ".join(path)
 
 
+def _sum_wall(rows: dict[str, Any]) -> float:
+    return float(sum(r["result"]["wall_seconds"] for modes in rows.values() for runs in modes.values() for r in runs))
+
+
 def _fmt(value: float, digits: int = 2) -> str:
     if not math.isfinite(value):
         return "–" if math.isnan(value) else ("∞" if value > 0 else "−∞")
@@ -222,7 +226,7 @@ def _overhead(work: Path, args: argparse.Namespace, started: float) -> list[str]
     """Wall time per env step with transfer kept on all run vs plain SB3, repeats interleaved."""
     from rltransfer.training import TrainConfig, is_finished, train_student
 
-    timings: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    timings: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for repeat in range(args.overhead_repeats):
         for algo, env_id, teacher, steps in OVERHEAD_CASES:
             for label, (method, transfer) in OVERHEAD_MODES.items():
@@ -236,7 +240,10 @@ def _overhead(work: Path, args: argparse.Namespace, started: float) -> list[str]
                     train_student(config, run, command="rltransfer bench controller (overhead)")
                 result = json.loads((run / "result.json").read_text())
                 loop = result["learn_seconds"] - result.get("transfer_setup_seconds", 0.0)
-                timings.setdefault((algo, label), []).append((result["learn_seconds"] / steps, loop / steps))
+                in_process = loop / max(loop - result.get("transfer_step_seconds", 0.0), 1e-9)
+                timings.setdefault((algo, label), []).append(
+                    (result["learn_seconds"] / steps, loop / steps, in_process)
+                )
     lines = [
         "## Overhead: wall time per env step with transfer on vs plain SB3",
         "",
@@ -245,18 +252,22 @@ def _overhead(work: Path, args: argparse.Namespace, started: float) -> list[str]
         "median. Transfer is kept on for the whole run (representation: constant weight, no weight copy, so the "
         "distillation and layer-matching step runs after every update; instance: replay mixing / DAPG / DQfD "
         "margin never annealed to 0). 'loop' excludes the one-time setup (probes and demonstration collection). "
+        "The last column is measured inside each transfer run (robust to the machine's load): loop time divided "
+        "by loop time minus the time spent in transfer code (extra gradient steps with the teacher's forward "
+        "passes, controller windows, teacher-row sampling and concatenation in the replay buffer). "
         "Target: ≤ 1.15×.",
         "",
-        "| algorithm (env, steps) | mode | ms/step (total) | ms/step (loop) | × plain (total) | × plain (loop) |",
-        "|---|---|---|---|---|---|",
+        "| algorithm (env, steps) | mode | ms/step (total) | ms/step (loop) | × plain (total) | × plain (loop) "
+        "| × plain (loop, in-process) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for algo, env_id, _teacher, steps in OVERHEAD_CASES:
-        base_total, base_loop = (float(np.median(v)) for v in zip(*timings[(algo, "plain SB3")], strict=True))
+        base_total, base_loop, _ = (float(np.median(v)) for v in zip(*timings[(algo, "plain SB3")], strict=True))
         for label in OVERHEAD_MODES:
-            total, loop = (float(np.median(v)) for v in zip(*timings[(algo, label)], strict=True))
+            total, loop, in_process = (float(np.median(v)) for v in zip(*timings[(algo, label)], strict=True))
             lines.append(
                 f"| {algo} ({env_id.split('/')[-1]}, {steps}) | {label} | {1000 * total:.3f} | {1000 * loop:.3f} | "
-                f"{total / base_total:.2f}× | {loop / base_loop:.2f}× |"
+                f"{total / base_total:.2f}× | {loop / base_loop:.2f}× | {in_process:.2f}× |"
             )
     return lines
 
@@ -290,12 +301,21 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
         "learn and is not counted). Extra env steps: target steps spent outside training (teacher and random "
         "probes, teacher demonstrations), not counted in the budget.",
         "",
+        "Read with care: (1) a student that starts perfect (500-step episodes on 8 envs) cannot show the threshold "
+        "before step 4000 (5 finished episodes are needed), so 4000 is the measurement floor of the CartPole "
+        "rows and their ratios are bounded by it. (2) When scratch misses the threshold, the ratio uses the budget "
+        "as scratch's time and is an upper bound (≤). (3) The s/1k steps and overhead columns of this table come "
+        "from runs that shared 2 cores with other engineers' jobs (load 2–4.5) and vary up to 3× between "
+        "identical runs; in auto and QDagger-weighted runs transfer also switches itself off once the student "
+        "catches up. The section 'Overhead' below measures the cost of transfer that stays on, interleaved.",
+        f"- Sum of the wall times of all runs in this file: {_sum_wall(rows) / 60:.1f} min.",
+        "",
         "| target | mode | steps to threshold (median) | × scratch | AUC (95% CI) | AUC vs scratch | final return "
         "| s/1k steps | overhead | overhead w/o setup | extra env steps |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     paths: list[str] = []
-    summary: dict[str, dict[str, float]] = {}
+    summary: dict[str, dict[str, dict[str, float]]] = {}
     for target in suite:
         # AUC ratios: plain for positive returns (CartPole); shifted by the random return where returns are
         # negative (Pendulum), so that "1.0 = scratch" keeps its meaning
@@ -339,7 +359,13 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
                 ratio_auc = (auc_mean - floor) / denominator if abs(denominator) > 1e-9 else math.nan
                 overhead = data["per_step"] / base["per_step"]
                 overhead_loop = data["per_step_loop"] / base["per_step_loop"]
-            summary.setdefault(target.name, {})[mode] = ratio_auc
+            summary.setdefault(target.name, {})[mode] = {
+                "auc_ratio": ratio_auc,
+                "ttt_ratio": ratio_ttt,
+                "auc_mean": auc_mean,
+                "auc_low": low,
+                "auc_high": high,
+            }
             scratch_missed = base is not None and not math.isfinite(float(np.median(base["ttt"])))
             ttt_cell = _fmt(median_ttt, 0) if math.isfinite(median_ttt) else f"not reached (>{target.steps})"
             ratio_cell = ("≤ " if scratch_missed and math.isfinite(ratio_ttt) else "") + _fmt(ratio_ttt)
@@ -354,17 +380,38 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
     return "\n".join(lines) + "\n"
 
 
-def _verdict(suite: list[Target], summary: dict[str, dict[str, float]]) -> list[str]:
+def _verdict(suite: list[Target], summary: dict[str, dict[str, Any]]) -> list[str]:
+    """The issue's three claims, checked against the measured table."""
     lines = ["## Against the issue's targets", ""]
-    misleading = [t for t in suite if t.misleading]
-    for target in misleading:
-        auc = summary.get(target.name, {}).get("auto", math.nan)
+    related = [t for t in suite if not t.misleading]
+    ratios = [summary[t.name]["auto"]["ttt_ratio"] for t in related if "auto" in summary.get(t.name, {})]
+    finite = [r for r in ratios if math.isfinite(r)]
+    if ratios:
+        median = float(np.median([r if math.isfinite(r) else math.inf for r in ratios]))
+        verdict = "met" if median <= 0.25 else "MISSED"
+        lines.append(
+            f"- Steps to threshold, auto vs scratch, median over {len(ratios)} related targets: {_fmt(median)}× "
+            f"(per target: {', '.join(_fmt(r) for r in ratios)}; target ≤ 0.25×): {verdict}. "
+            f"{len(ratios) - len(finite)} target(s) where auto never reached the threshold count as ∞."
+        )
+    for target in [t for t in suite if t.misleading]:
+        auc = summary.get(target.name, {}).get("auto", {}).get("auc_ratio", math.nan)
         verdict = "met" if math.isfinite(auc) and auc >= 0.95 else "MISSED"
         lines.append(
             f"- Misleading teacher ({target.name}): auto AUC = {_fmt(auc)}× scratch (target ≥ 0.95): {verdict}."
         )
-    lines.append(
-        "- Steps to threshold (target: auto ≤ 0.25× scratch, median over related targets) and best-fixed-mode "
-        "comparison: read the table above; values are as measured, no run was repeated or selected."
-    )
+    for target in related:
+        modes = summary.get(target.name, {})
+        if "auto" not in modes:
+            continue
+        fixed = {m: v for m, v in modes.items() if m in ("none", "representation", "instance")}
+        best = max(fixed, key=lambda m: fixed[m]["auc_mean"])
+        auto = modes["auto"]
+        ok = auto["auc_high"] >= fixed[best]["auc_low"]
+        lines.append(
+            f"- {target.name}: best fixed mode {best} (AUC {_fmt(fixed[best]['auc_mean'], 1)}, CI "
+            f"{_fmt(fixed[best]['auc_low'], 1)}–{_fmt(fixed[best]['auc_high'], 1)}), auto {_fmt(auto['auc_mean'], 1)} "
+            f"(CI {_fmt(auto['auc_low'], 1)}–{_fmt(auto['auc_high'], 1)}): "
+            f"{'as good within CIs' if ok else 'WORSE than the best fixed mode'}."
+        )
     return lines

@@ -250,6 +250,11 @@ class TransferController(BaseCallback):
                 logger.record(f"transfer/{key}", float(value))
 
     def _on_window(self) -> None:
+        started = time.perf_counter()
+        self._window()
+        self.engine.step_seconds += time.perf_counter() - started
+
+    def _window(self) -> None:
         steps = self.num_timesteps - self.last_window_step
         self.last_window_step = self.num_timesteps
         if self.mode == "representation":

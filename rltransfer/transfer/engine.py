@@ -72,6 +72,7 @@ class TransferEngine:
         self.demos: Demonstrations | None = None
         self.extra_env_steps = 0
         self.setup_seconds = 0.0
+        self.step_seconds = 0.0
         self.last_distill_loss = math.nan
         self.last_hidden_loss = math.nan
         self.matcher: HiddenMatcher | None = None
@@ -120,10 +121,17 @@ class TransferEngine:
     # ------------------------------------------------------------------------------ the step
     def after_train(self, model: BaseAlgorithm, gradient_steps: int | None = None) -> None:
         """The distillation / demonstration step that follows SB3's train()."""
+        started = time.perf_counter()
         if self.mode == "representation" and self.weight > 0.0:
             self._representation_step(model, gradient_steps)
         elif self.mode == "instance" and self.instance_weight > 0.0 and self.demos is not None:
             self._instance_step(model, gradient_steps)
+        self.step_seconds += time.perf_counter() - started
+
+    def transfer_seconds(self, model: BaseAlgorithm) -> float:
+        """Time spent per step in transfer code so far: extra steps, controller windows, replay mixing."""
+        buffer = getattr(model, "replay_buffer", None)
+        return self.step_seconds + float(getattr(buffer, "mix_seconds", 0.0))
 
     def _optimizer(self, model: BaseAlgorithm) -> torch.optim.Optimizer:
         if self.kind == "actor":

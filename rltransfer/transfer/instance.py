@@ -7,6 +7,7 @@ available as DQfD's demonstrations (Hester et al. 2018).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,8 @@ class MixedReplayBuffer(ReplayBuffer):
     """
 
     demo_ratio: float = 0.0
+    mix_seconds: float = 0.0
+    """Time spent sampling teacher rows and concatenating them (the buffer's share of transfer overhead)."""
 
     def set_demonstrations(self, demos: Demonstrations, buffer_actions: np.ndarray) -> None:
         """Keep the teacher transitions (actions already converted to the buffer's units)."""
@@ -136,10 +139,16 @@ class MixedReplayBuffer(ReplayBuffer):
             n_demo = batch_size
         if n_demo <= 0:
             return super().sample(batch_size, env=env)
+        started = time.perf_counter()
         demo = self.sample_demonstrations(n_demo, env)
         if n_demo >= batch_size:
+            self.mix_seconds += time.perf_counter() - started
             return demo
+        paused = time.perf_counter()
         online = super().sample(batch_size - n_demo, env=env)
-        return ReplayBufferSamples(
+        resumed = time.perf_counter()
+        mixed = ReplayBufferSamples(
             *(torch.cat([a, b.to(a.dtype)]) for a, b in zip(online[:5], demo[:5], strict=True))  # type: ignore[arg-type]
         )
+        self.mix_seconds += (paused - started) + (time.perf_counter() - resumed)
+        return mixed
