@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="STEPS",
-        help="target env steps the whole ranking may spend (default 2000)",
+        help="target env steps the whole ranking may spend (default 1000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of rollouts and probes (default 0)")
     parser.add_argument(
