@@ -133,17 +133,19 @@ def area_under_curve(episodes: np.ndarray, total_steps: int, *, bins: int = DEFA
 def time_to_threshold(episodes: np.ndarray, threshold: float | None, *, window: int = DEFAULT_WINDOW) -> float:
     """First step count at which the mean return of the last `window` episodes is ≥ `threshold`.
 
-    The average needs a full window (the first `window` episodes are the earliest candidate), so one
-    lucky episode does not count. NaN when the threshold is never reached or is None.
+    The average needs a full window, so one lucky early episode does not count. A run that finished
+    fewer than `window` episodes (long, successful episodes: a good teacher's weights in CartPole)
+    uses all of its episodes as the window. NaN when the threshold is never reached or is None.
     """
     if window <= 0:
         raise ConfigError(f"window must be positive, got {window}", fix="pass window >= 1")
     steps, returns = _episodes(episodes)
-    if threshold is None or returns.size < window:
+    if threshold is None or returns.size == 0:
         return math.nan
-    moving = np.convolve(returns, np.ones(window) / window, mode="valid")
+    width = min(window, returns.size)
+    moving = np.convolve(returns, np.ones(width) / width, mode="valid")
     reached = np.flatnonzero(moving >= threshold)
-    return float(steps[reached[0] + window - 1]) if reached.size else math.nan
+    return float(steps[reached[0] + width - 1]) if reached.size else math.nan
 
 
 def transfer_ratio(auc_transfer: float, auc_scratch: float) -> float:

@@ -67,7 +67,10 @@ def test_time_to_threshold_needs_full_window() -> None:
     assert metrics.time_to_threshold(EPISODES, 3.0, window=3) == 35.0
     assert math.isnan(metrics.time_to_threshold(EPISODES, 100.0, window=2))
     assert math.isnan(metrics.time_to_threshold(EPISODES, None))
-    assert math.isnan(metrics.time_to_threshold(EPISODES[:2], 0.0, window=3))
+    # fewer episodes than the window (long, good episodes): the window is all of them
+    assert metrics.time_to_threshold(EPISODES[:2], 2.0, window=3) == 20.0
+    assert math.isnan(metrics.time_to_threshold(EPISODES[:2], 2.5, window=3))
+    assert math.isnan(metrics.time_to_threshold(np.zeros((0, 2)), 0.0))
 
 
 def test_transfer_ratio_definition() -> None:
@@ -132,9 +135,9 @@ def test_curve_band() -> None:
 
 
 def test_run_metrics_combines_everything() -> None:
-    run = metrics.run_metrics(EPISODES, 100, threshold=6.0, bins=4)
+    run = metrics.run_metrics(EPISODES, 100, threshold=5.0, bins=4)
     assert run.initial == pytest.approx(5.0)
     assert run.asymptote == pytest.approx(9.0)
     assert run.auc == pytest.approx(5.0)
-    assert math.isnan(run.time_to_threshold)  # 5 episodes < window of 10
+    assert run.time_to_threshold == 100.0  # 5 episodes < window of 10: the window is all five, mean 5
     assert run.episodes == 5

@@ -209,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
             "machine": machine_description(),
             "date": started_date,
             "wall time": f"{suite_seconds / 60:.1f} min for the suite ({workers} workers), "
-            f"{(time.time() - started) / 60:.1f} min with the throughput measurement",
+            f"{(time.time() - started) / 60:.1f} min with the throughput measurement" + _reused(reports, grids),
             "load average at start": ", ".join(f"{v:.2f}" for v in load_start),
         },
         reduced=_reduced(args),
@@ -223,6 +223,23 @@ def _run(args: argparse.Namespace) -> int:
     failed = [o for r in reports for o in r.failed]
     print(f"wrote {args.out} ({suite_seconds / 60:.1f} min, {len(failed)} failed runs)")
     return 1 if failed else 0
+
+
+def _reused(reports: list[Any], grids: list[Any]) -> str:
+    reused = sum(r.skipped for r in reports)
+    if not reused:
+        return ""
+    from rltransfer.experiments.summary import read_grid_file
+
+    seconds: dict[str, float] = {}  # one entry per invocation (an invocation runs every target's grid)
+    for _, folder in grids:
+        for entry in read_grid_file(folder).get("invocations", []):
+            if entry.get("finished") and entry.get("runs_trained"):
+                seconds[entry["date"]] = max(seconds.get(entry["date"], 0.0), float(entry.get("run_seconds", 0.0)))
+    return (
+        f"; {reused} of {sum(r.total for r in reports)} runs were reused from earlier invocations in --work: "
+        f"the suite's runs took {sum(seconds.values()) / 60:.1f} min over {len(seconds)} invocations"
+    )
 
 
 def _reduced(args: argparse.Namespace) -> str:
