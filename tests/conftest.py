@@ -84,8 +84,15 @@ def selection_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             n_timesteps=20_000,
             n_envs=8,
             policy_kwargs={"net_arch": [32]},
-            hyperparams={"n_steps": 32, "batch_size": 256, "gae_lambda": 0.8, "gamma": 0.98, "n_epochs": 20,
-                         "ent_coef": 0.0, "learning_rate": 0.001},
+            hyperparams={
+                "n_steps": 32,
+                "batch_size": 256,
+                "gae_lambda": 0.8,
+                "gamma": 0.98,
+                "n_epochs": 20,
+                "ent_coef": 0.0,
+                "learning_rate": 0.001,
+            },
             **common,
         ),
         write_recipe(
