@@ -89,6 +89,8 @@ def _compare(args: argparse.Namespace) -> int:
         f"{len(report.failed)} failed ({report.wall_seconds:.0f} s)"
     )
     if report.files:
+        text = (report.out / "summary.md").read_text(encoding="utf-8")
+        print(text[text.index("\n## ") + 1 :] if "\n## " in text else text)
         print(f"wrote {report.out}/summary.md, summary.csv, summary.json, learning_curves.png and tb/")
         print(f"  tensorboard --logdir {report.out}/tb")
     if report.failed:
