@@ -121,6 +121,33 @@ def test_baseline_methods(algo: str, method: str, tiny_zoo: Path, tmp_path: Path
     assert result.total_timesteps == steps and (tmp_path / "run" / "student" / "card.json").is_file()
 
 
+@pytest.mark.parametrize("method", ["kickstart", "instance"])
+def test_off_policy_schedules_start_at_learning_starts(method: str, tiny_zoo: Path, tmp_path: Path) -> None:
+    """A decay that began at step 0 would be over before SAC's first gradient step at learning_starts."""
+    hyperparams = {**OFF_POLICY, "learning_starts": 300}
+    runs = {}
+    for name in ("scratch", method):
+        config = TrainConfig(
+            env_id="rltransfer/Pendulum-v0",
+            algo="sac",
+            total_timesteps=600,
+            method=name,
+            teacher=None if name == "scratch" else "tiny-sac",
+            zoo=str(tiny_zoo),
+            seed=0,
+            hyperparams=hyperparams,
+            policy_kwargs=TINY_NET,
+            transfer={**FAST, "window": 100, "decay_fraction": 0.5},
+        )
+        train_student(config, tmp_path / name)
+        runs[name] = load_teacher(tmp_path / name / "student")
+    weights = {int(row["step"]): float(row["weight"]) for row in _decisions(tmp_path / method)}  # type: ignore[arg-type]
+    assert weights[300] == 1.0, "the schedule starts at the first gradient step"
+    assert 0.0 < weights[400] < 1.0 and weights[600] == 0.0, "and decays over decay_fraction of the learning phase"
+    scratch, transferred = (dict(runs[n].policy.actor.named_parameters()) for n in ("scratch", method))
+    assert any(not torch.equal(scratch[k], transferred[k]) for k in scratch), "the transfer changed the student"
+
+
 def test_python_api_feels_like_sb3(tiny_zoo: Path) -> None:
     env = gym.make("CartPole-v1")
     model = TransferPPO(

@@ -203,8 +203,11 @@ class TransferController(BaseCallback):
         return float(np.mean(recent))
 
     def _update_weights(self) -> None:
-        config, total = self.config, max(1, self.engine.total_timesteps)
-        elapsed = self.num_timesteps / (config.decay_fraction * total)
+        # Schedules run on the learning clock: an off-policy student makes no gradient step before
+        # learning_starts, so a decay that started at step 0 could end before the first update.
+        config, start = self.config, self._learning_starts()
+        span = config.decay_fraction * max(1, self.engine.total_timesteps - start)
+        elapsed = max(0, self.num_timesteps - start) / span
         if config.weight_schedule == "return":
             student = self._student_return()
             if math.isnan(student) or math.isnan(self.teacher_return):
@@ -218,8 +221,14 @@ class TransferController(BaseCallback):
             self.weight = config.weight * math.exp(-5.0 * elapsed)
         else:
             self.weight = config.weight
-        since = (self.num_timesteps - self.instance_start) / (config.decay_fraction * total)
+        since = max(0, self.num_timesteps - max(self.instance_start, start)) / span
         self.instance_weight = max(0.0, 1.0 - since)
+
+    def _learning_starts(self) -> int:
+        """First step with a gradient update (off-policy learning_starts; 0 on-policy)."""
+        if isinstance(self.model, OnPolicyAlgorithm):
+            return 0
+        return int(getattr(self.model, "learning_starts", 0) or 0)
 
     def _apply(self, *, record: bool, reason: str = "", signals: dict[str, Any] | None = None) -> None:
         self.engine.set_mode(self.model, self.mode, self.weight, self.instance_weight)
