@@ -188,6 +188,11 @@ def train_teacher(
         )
     except TypeError as exc:
         raise RecipeError(f"recipe {recipe.name}: {exc}", fix="check the hyperparams against the SB3 docs") from exc
+    if tensorboard_log is None:
+        # without a log folder SB3 would make an empty /tmp/SB3-<date> folder on every learn()
+        from stable_baselines3.common.logger import Logger
+
+        model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(total_timesteps=recipe.n_timesteps, progress_bar=progress_bar)
     vec_env.close()
     env = make_env(recipe.env, recipe.env_kwargs)

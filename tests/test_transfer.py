@@ -148,7 +148,7 @@ def test_off_policy_schedules_start_at_learning_starts(method: str, tiny_zoo: Pa
     assert any(not torch.equal(scratch[k], transferred[k]) for k in scratch), "the transfer changed the student"
 
 
-def test_python_api_feels_like_sb3(tiny_zoo: Path) -> None:
+def test_python_api_feels_like_sb3(tiny_zoo: Path, tmp_path: Path) -> None:
     env = gym.make("CartPole-v1")
     model = TransferPPO(
         "MlpPolicy",
@@ -158,10 +158,12 @@ def test_python_api_feels_like_sb3(tiny_zoo: Path) -> None:
         n_steps=64,
         policy_kwargs=TINY_NET,
         seed=0,
+        tensorboard_log=str(tmp_path),
     )
     model.learn(total_timesteps=256)
     assert model.num_timesteps >= 256
     assert model.decisions[0]["mode"] == "representation"
+    assert list(tmp_path.glob("*/events.out.tfevents.*")), "SB3's tensorboard_log works as in SB3"
     action, _ = model.predict(np.zeros(4, dtype=np.float32), deterministic=True)
     assert int(action) in (0, 1)
 
