@@ -1,4 +1,4 @@
-"""Evaluate a policy on an environment: mean and std of episode return over seeded episodes."""
+"""Evaluate a policy on an environment (seeded episodes) and record its transitions (seeded roll-outs)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,42 @@ def evaluate(
         lengths.append(length)
         total += length
     return Evaluation(tuple(returns), tuple(lengths), total)
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Transitions of a roll-out: arrays with one row per env step, and the returns of finished episodes."""
+
+    arrays: dict[str, np.ndarray]
+    """obs, actions, rewards, next_obs (float32 but actions), terminated (bool; truncations are not terminal)."""
+    episode_returns: list[float]
+
+
+def rollout(env: gym.Env[Any, Any], act: ActFn, *, steps: int, seed: int) -> Rollout:
+    """Step `act` through `env` for `steps` steps from reset(seed=seed), resetting after every episode."""
+    rows: dict[str, list[Any]] = {key: [] for key in ("obs", "actions", "rewards", "next_obs", "terminated")}
+    returns: list[float] = []
+    obs, _ = env.reset(seed=seed)
+    episode_return = 0.0
+    for _ in range(steps):
+        action = act(obs)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        for key, value in zip(rows, (obs, action, reward, next_obs, terminated), strict=True):
+            rows[key].append(value)
+        episode_return += float(reward)
+        obs = next_obs
+        if terminated or truncated:
+            returns.append(episode_return)
+            episode_return = 0.0
+            obs, _ = env.reset()
+    arrays = {
+        "obs": np.asarray(rows["obs"], dtype=np.float32),
+        "actions": np.asarray(rows["actions"]),
+        "rewards": np.asarray(rows["rewards"], dtype=np.float32),
+        "next_obs": np.asarray(rows["next_obs"], dtype=np.float32),
+        "terminated": np.asarray(rows["terminated"], dtype=bool),
+    }
+    return Rollout(arrays, returns)
 
 
 def policy_act(policy: Any, *, deterministic: bool = True) -> ActFn:

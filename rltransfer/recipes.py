@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 
 from rltransfer.errors import RecipeError, RLTransferError
-from rltransfer.evaluation import evaluate, policy_act
+from rltransfer.evaluation import evaluate, policy_act, random_act, rollout
 from rltransfer.hyperparams import algo_kwargs
 from rltransfer.make import check_env_id, env_family, make_env
 from rltransfer.policies import ALGOS, algo_class, decode_policy_kwargs
@@ -124,38 +124,22 @@ def sample_transitions(
 ) -> dict[str, np.ndarray]:
     """Collect (obs, action, reward, next_obs, terminated) with a random policy then with `act`.
 
-    `source` is 0 for random-policy rows and 1 for teacher rows.
+    `source` is 0 for random-policy rows and 1 for teacher rows. The random phase starts from
+    reset(seed=seed), the teacher's from reset(seed=seed + 1).
     """
     env.action_space.seed(seed)
-    rows: dict[str, list[Any]] = {key: [] for key in ("obs", "actions", "rewards", "next_obs", "terminated", "source")}
     n_random = int(steps * random_fraction)
-    obs, _ = env.reset(seed=seed)
-    for step in range(steps):
-        from_random = step < n_random
-        if step == n_random:
-            obs, _ = env.reset(seed=seed + 1)
-        action = env.action_space.sample() if from_random else act(obs)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        for key, value in (
-            ("obs", obs),
-            ("actions", action),
-            ("rewards", reward),
-            ("next_obs", next_obs),
-            ("terminated", terminated),
-            ("source", 0 if from_random else 1),
-        ):
-            rows[key].append(value)
-        obs = next_obs
-        if terminated or truncated:
-            obs, _ = env.reset()
-    return {
-        "obs": np.asarray(rows["obs"], dtype=np.float32),
-        "actions": np.asarray(rows["actions"]),
-        "rewards": np.asarray(rows["rewards"], dtype=np.float32),
-        "next_obs": np.asarray(rows["next_obs"], dtype=np.float32),
-        "terminated": np.asarray(rows["terminated"], dtype=bool),
-        "source": np.asarray(rows["source"], dtype=np.int8),
-    }
+    phases = [
+        (source, rollout(env, act_fn, steps=n, seed=phase_seed).arrays)
+        for source, act_fn, n, phase_seed in (
+            (0, random_act(env.action_space), n_random, seed),
+            (1, act, steps - n_random, seed + 1),
+        )
+        if n > 0
+    ]
+    data = {key: np.concatenate([arrays[key] for _, arrays in phases]) for key in phases[0][1]}
+    data["source"] = np.concatenate([np.full(len(arrays["obs"]), source, dtype=np.int8) for source, arrays in phases])
+    return data
 
 
 def train_teacher(

@@ -19,6 +19,7 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
+from rltransfer.evaluation import rollout
 from rltransfer.mapping import MappedTeacher
 
 
@@ -53,37 +54,18 @@ def collect_demonstrations(
 ) -> Demonstrations:
     """Roll the mapped teacher out in the target for `steps` steps (deterministic actions)."""
     env = env_factory()
-    rows: dict[str, list[Any]] = {key: [] for key in ("obs", "actions", "rewards", "next_obs", "terminated")}
-    returns: list[float] = []
     try:
-        obs, _ = env.reset(seed=seed)
-        episode_return = 0.0
-        for _ in range(steps):
-            action = mapped_teacher.act(np.asarray(obs)[None])[0]
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            for key, value in (
-                ("obs", obs),
-                ("actions", action),
-                ("rewards", reward),
-                ("next_obs", next_obs),
-                ("terminated", terminated),
-            ):
-                rows[key].append(value)
-            episode_return += float(reward)
-            obs = next_obs
-            if terminated or truncated:
-                returns.append(episode_return)
-                episode_return = 0.0
-                obs, _ = env.reset()
+        run = rollout(env, lambda obs: mapped_teacher.act(np.asarray(obs)[None])[0], steps=steps, seed=seed)
     finally:
         env.close()
+    arrays = run.arrays
     return Demonstrations(
-        obs=np.asarray(rows["obs"], dtype=np.float32),
-        actions=np.asarray(rows["actions"]),
-        rewards=np.asarray(rows["rewards"], dtype=np.float32),
-        next_obs=np.asarray(rows["next_obs"], dtype=np.float32),
-        terminated=np.asarray(rows["terminated"], dtype=np.float32),
-        episode_returns=returns,
+        obs=arrays["obs"],
+        actions=arrays["actions"],
+        rewards=arrays["rewards"],
+        next_obs=arrays["next_obs"],
+        terminated=arrays["terminated"].astype(np.float32),
+        episode_returns=run.episode_returns,
         env_steps=steps,
     )
 
