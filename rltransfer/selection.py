@@ -38,6 +38,15 @@ They combine as::
 
     score = compatibility × (0.7 · min(clip(zero_shot, 0, 1), competence) + 0.3 · dynamics_similarity)
 
+When a probe ran but its zero_shot is undefined — within the probe horizon H the teacher's own source
+return is no better than random's, as on Acrobot and MountainCar (−1 per step until the goal) when the
+budget split among many teachers leaves H shorter than the teacher needs — the probe says nothing about
+the mapping, and min(mapping confidence from the search, dynamics similarity under the mapping) takes
+zero_shot's place in the formula (the confidence alone would trust a degenerate map that feeds the
+teacher constants; the dynamics model does not); competence is then the source-tail estimate above. Before
+this, such a teacher scored 0 on that term and the teacher trained on the very target was ranked
+below the scratch threshold.
+
 Why: a zero-shot rollout is the cheapest strong predictor of transfer benefit — it measures the
 teacher's behaviour where the student will learn, through exactly the mapping the controller will use
 — so it carries most of the weight. The minimum asks for both: the mapping must work (zero_shot) and
@@ -439,7 +448,13 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
     # Without a threshold, competence is provisional (the source-normalized value) until rank_teachers
     # compares the candidates' gains over random (module docstring).
     competence_value = competence if competence is not None else (zero if np.isfinite(zero) else 0.0)
-    score = combine_score(compat, zero, competence_value, float(dynamics["similarity"]))
+    # A probe that ran but cannot be normalized (the teacher's own first-H source return is no better than
+    # random's: −1 per step until the goal on Acrobot or MountainCar, with H shorter than the teacher needs)
+    # says nothing about the mapping; the mapping search's own confidence stands in for it (module docstring).
+    uninformative = bool(probed) and not np.isfinite(zero)
+    similarity = float(dynamics["similarity"])
+    stand_in = min(mapping_confidence, similarity) if uninformative else zero
+    score = combine_score(compat, stand_in, competence_value, similarity)
     evidence["dynamics"] = dynamics
     evidence["zero_shot"] = {
         "normalized": zero,
@@ -449,6 +464,7 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         "random_return": random_h,
         "teacher_source_return": _teacher_reference(teacher, transitions, probe_horizon) if probed else float("nan"),
         "gain_per_step": gain,
+        "uninformative": uninformative,
     }
     evidence["competence"] = {
         "value": competence_value,

@@ -58,17 +58,17 @@ TASKS: tuple[DistillTask, ...] = (
     DistillTask(
         teacher="acrobot-dqn",
         env_id="rltransfer/Acrobot-v0",
-        hidden=(17, 17),
-        note="[64, 64] DQN: a [32, 32] student would be 27% of it; [17, 17] is the widest two-layer student within 10%",
+        hidden=(16, 16),
+        note="[64, 64] DQN: a [32, 32] student would be 27% of it, so [16, 16]",
     ),
     DistillTask(
         teacher="pendulum-sac",
         env_id="rltransfer/Pendulum-v0",
-        hidden=(18, 18),
+        hidden=(16, 16),
         updates=4000,
         dagger_rounds=6,
-        note="[64, 64] SAC actor, continuous torque: a [32, 32] student would be 27% of it; [18, 18] is the "
-        "widest two-layer student within 10%; its sharper policy needs more steps and rounds",
+        note="[64, 64] SAC actor, continuous torque: a [32, 32] student would be 27% of it, so [16, 16]; "
+        "its sharper policy needs more steps and rounds",
     ),
 )
 
