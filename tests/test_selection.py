@@ -150,3 +150,21 @@ def test_rank_cli_bad_input_is_one_line(
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("env_id", "teacher", "permutation"),
+    [
+        ("rltransfer/Acrobot-v0", "acrobot-dqn", ()),
+        ("rltransfer/MountainCar-Reversed-v0", "mountaincar-dqn", (2, 1, 0)),
+    ],
+)
+def test_shipped_zoo_probe_too_short_to_tell(env_id: str, teacher: str, permutation: tuple[int, ...]) -> None:
+    """−1 per step until the goal: at the default budget over the whole shipped zoo a probe of H steps
+    cannot tell the teacher from random, and its own teacher must still come first, with the right map."""
+    rankings = rank_teachers(env_id, None)
+    top = rankings[0]
+    assert top.teacher == teacher and top.evidence["zero_shot"]["uninformative"]
+    assert top.score > SCRATCH_THRESHOLD and f'start from "{teacher}"' in recommendation(rankings)
+    assert top.mapping.action.permutation == permutation
+    assert all(r.score < 0.2 for r in rankings[1:]), "degenerate maps (constant inputs) stay at the bottom"
