@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from rltransfer import __version__
 from rltransfer.errors import RLTransferError
 
-COMMAND_MODULES = ("envs", "zoo", "rank", "train", "compare", "report", "distill", "bench", "demo")
+COMMAND_MODULES = ("envs", "zoo", "rank", "train", "compare", "report", "diagnose", "distill", "bench", "demo")
 """Modules of rltransfer.cli, each with register(subparsers) adding one subcommand."""
 
 

@@ -251,7 +251,9 @@ def render_report(
     header = report_header(folder, seeds=sorted({r.seed for r in records}))
     if unfinished:
         header["note"] = f"{unfinished} unfinished runs left out; re-run the command to finish them"
-    files = write_summary(folder, envs, header)
+    from rltransfer import diagnose
+
+    files = write_summary(folder, envs, header, appendix=diagnose.render(diagnose.diagnose(envs, records)))
     files.append(plot_learning_curves(envs, folder / CURVES_PNG, title=f"{len(records)} runs"))
     files.append(export_tensorboard(folder, records))
     return files

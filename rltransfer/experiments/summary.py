@@ -344,8 +344,8 @@ def summary_json(envs: list[EnvSummary], header: dict[str, Any]) -> dict[str, An
     }
 
 
-def write_summary(out: str | Path, envs: list[EnvSummary], header: dict[str, Any]) -> list[Path]:
-    """Write summary.md, summary.csv and summary.json atomically; return their paths."""
+def write_summary(out: str | Path, envs: list[EnvSummary], header: dict[str, Any], *, appendix: str = "") -> list[Path]:
+    """Write summary.md (with `appendix`, e.g. the diagnosis, at its end), .csv and .json atomically."""
     folder = Path(out)
     buffer = io.StringIO()
     fields = ["env_id", "method", "metric", "mean", "low", "high", "iqm", "n", "reached"]
@@ -353,7 +353,8 @@ def write_summary(out: str | Path, envs: list[EnvSummary], header: dict[str, Any
     writer.writeheader()
     for row in summary_rows(envs):
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fields})
-    atomic_write_text(folder / SUMMARY_MD, render_markdown(envs, header))
+    markdown = render_markdown(envs, header)
+    atomic_write_text(folder / SUMMARY_MD, markdown + ("\n" + appendix if appendix else ""))
     atomic_write_text(folder / SUMMARY_CSV, buffer.getvalue())
     atomic_write_json(folder / SUMMARY_JSON, summary_json(envs, header))
     return [folder / SUMMARY_MD, folder / SUMMARY_CSV, folder / SUMMARY_JSON]
