@@ -44,10 +44,16 @@ class Phase:
     difference: metrics.Estimate
     """Mean return over the phase minus scratch's, with its bootstrap CI over seeds."""
 
+    @property
+    def resolved(self) -> bool:
+        """False when there is no CI (fewer than 2 seeds on a side)."""
+        return math.isfinite(self.difference.low) and math.isfinite(self.difference.high)
+
     def describe(self) -> str:
         """E.g. "ahead over steps 0–4,800 (+310 [+250, +380])"."""
         d = self.difference
-        return f"{self.verdict} over steps {self.start:,}–{self.end:,} ({d.mean:+.4g} [{d.low:+.4g}, {d.high:+.4g}])"
+        ci = f"[{d.low:+.4g}, {d.high:+.4g}]" if self.resolved else "no CI with 1 seed"
+        return f"{self.verdict} over steps {self.start:,}–{self.end:,} ({d.mean:+.4g} {ci})"
 
 
 @dataclass
@@ -63,6 +69,8 @@ class Diagnosis:
     @property
     def verdict(self) -> str:
         """Verdict from the phases: helped, hurt, mixed, or no resolved difference."""
+        if self.phases and not all(p.resolved for p in self.phases):
+            return "not resolved: a CI needs at least 2 seeds of this method and of scratch"
         kinds = {p.verdict for p in self.phases}
         if kinds <= {"level"}:
             return "no resolved difference from scratch"
@@ -74,7 +82,7 @@ class Diagnosis:
         """Markdown bullet lines."""
         where = "; ".join(p.describe() for p in self.phases) or "no curve"
         return [
-            f"**{self.method}** ({self.seeds} seeds): {self.verdict}.",
+            f"**{self.method}** ({self.seeds} seed{'' if self.seeds == 1 else 's'}): {self.verdict}.",
             f"- Where: {where}.",
             *(f"- {line}" for line in self.evidence),
         ]
@@ -99,6 +107,8 @@ def find_phases(
         )
 
     def verdict(value: metrics.Estimate) -> str:
+        if not (math.isfinite(value.low) and math.isfinite(value.high)):  # 1 seed: the sign, marked unresolved
+            value = metrics.Estimate(mean=value.mean, low=value.mean, high=value.mean, iqm=math.nan, n=value.n)
         if value.low > 0:
             return "ahead"
         if value.high < 0:
@@ -220,8 +230,11 @@ def diagnose_method(env: Any, method: str, records: list[Any], *, segments: int 
         jump = summary.estimates["jumpstart"]
         if math.isfinite(jump.mean):
             side = "above" if jump.low > 0 else "below" if jump.high < 0 else "level with"
+            ci = f"[{jump.low:+.4g}, {jump.high:+.4g}]" if math.isfinite(jump.low) else "no CI with 1 seed"
+            if not math.isfinite(jump.low):
+                side = "above" if jump.mean > 0 else "below" if jump.mean < 0 else "level with"
             diagnosis.evidence.append(
-                f"First episodes: {side} scratch (jumpstart {jump.mean:+.4g} [{jump.low:+.4g}, {jump.high:+.4g}]; "
+                f"First episodes: {side} scratch (jumpstart {jump.mean:+.4g} {ci}; "
                 f"initial return {summary.estimates['initial'].mean:.4g} vs "
                 f"{env.methods['scratch'].estimates['initial'].mean:.4g})."
             )

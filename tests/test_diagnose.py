@@ -95,3 +95,15 @@ def test_cli_on_a_real_compare_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "First episodes: below scratch" in printed
     assert main(["diagnose", str(out), "--method", "kickstart"]) == 2
     assert 'unknown method of this comparison "kickstart"' in capsys.readouterr().err
+
+
+def test_single_seed_says_it_is_not_resolved(tmp_path: Path) -> None:
+    records = [
+        _record(tmp_path, "scratch", 0, [20.0] * 10, [{"step": 0, "mode": "none"}]),
+        _record(tmp_path, "auto", 0, [500.0] * 10, [{"step": 0, "mode": "representation", "reason": "r"}]),
+    ]
+    envs = summarize(records, bins=10)
+    (only,) = diagnose.diagnose(envs, records)
+    assert [p.verdict for p in only.phases] == ["ahead"] and not only.phases[0].resolved
+    text = "\n".join(only.lines())
+    assert only.verdict.startswith("not resolved") and "no CI with 1 seed" in text and "nan" not in text

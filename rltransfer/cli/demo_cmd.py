@@ -68,9 +68,7 @@ def run(args: argparse.Namespace) -> int:
     status = main(compare)
     if status:
         return status
-    out = Path(args.out)
-    summary = (out / "summary.md").read_text(encoding="utf-8")
-    print("\n" + summary[summary.index("## ") :].strip() if "## " in summary else summary)
+    out = Path(args.out)  # compare has printed the tables and the diagnosis
     print(f"\nSummary table: {out / 'summary.md'}   learning curves: {out / 'learning_curves.png'}")
     print(f"Transfer decisions (mode switches with reasons): {out}/runs/*/auto/seed*/decisions.jsonl")
     print(f"TensorBoard:  tensorboard --logdir {out / 'tb'}")
