@@ -85,7 +85,7 @@ def register(subparsers: Any) -> None:
         "suite",
         help="every method vs scratch on the suite's targets, plus grid throughput",
         description="Run targets × methods × seeds through `compare`'s grid runner and write "
-        "results/benchmark.md: metrics with 95%% bootstrap CIs per target, an overview of transfer ratio and "
+        "results/benchmark.md: metrics with 95% bootstrap CIs per target, an overview of transfer ratio and "
         "jumpstart, the suite's wall time, and grid throughput with k workers vs 1.",
     )
     parser.add_argument("--seeds", type=int, default=5, help="seeds per target and method (default 5)")

@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
         "compare",
         help="compare transfer methods against scratch over seeds",
         description="Train every target × method × seed into OUT/runs/<env>/<method>/seed<k>/, then write "
-        "summary.md/.csv/.json (jumpstart, asymptote, AUC, time to threshold, transfer ratio with 95%% "
+        "summary.md/.csv/.json (jumpstart, asymptote, AUC, time to threshold, transfer ratio with 95% "
         "bootstrap CIs and IQM), learning_curves.png and OUT/tb for `tensorboard --logdir OUT/tb`. "
         "Re-running the same command skips finished runs.",
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
+
+from rltransfer.cli.common import add_compare_dir_args, compare_dir
 
 
 def register(subparsers: Any) -> None:
@@ -13,16 +14,15 @@ def register(subparsers: Any) -> None:
         "diagnose",
         help="where and why each transfer helped or hurt, against scratch",
         description="For every transfer method in a `compare` output folder: the stretches of training where it "
-        "was ahead of, level with or behind scratch (95%% bootstrap CIs over seeds), and the evidence its runs "
+        "was ahead of, level with or behind scratch (95% bootstrap CIs over seeds), and the evidence its runs "
         "recorded — jumpstart, the controller's probe of the mapped teacher in the target, and every mode switch "
         "with its reason. Nothing is trained; `compare` and `report` also append this to summary.md.",
     )
-    parser.add_argument("dir", metavar="DIR", help="the --out folder of `rltransfer compare`")
+    add_compare_dir_args(parser)
     parser.add_argument("--method", default=None, help="only this method (default: every method but scratch)")
     parser.add_argument(
         "--segments", type=int, default=5, metavar="N", help="equal stretches training is cut into (default 5)"
     )
-    parser.add_argument("--threshold", type=float, default=None, metavar="X", help="return threshold override")
     parser.set_defaults(handler=_diagnose)
 
 
@@ -31,9 +31,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     from rltransfer.errors import ConfigError
     from rltransfer.experiments.summary import collect_runs, read_grid_file, summarize
 
-    folder = Path(args.dir)
-    if not folder.is_dir():
-        raise ConfigError(f"{folder} is not a folder", fix="pass the --out folder of `rltransfer compare`")
+    folder = compare_dir(args.dir)
     if args.segments <= 0:
         raise ConfigError(f"--segments must be positive, got {args.segments}", fix="pass --segments N with N >= 1")
     records, _ = collect_runs(folder)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
+
+from rltransfer.cli.common import add_compare_dir_args, compare_dir
 
 
 def register(subparsers: Any) -> None:
@@ -15,10 +16,7 @@ def register(subparsers: Any) -> None:
         description="Recompute the metrics of every finished run under DIR/runs and rewrite summary.md, "
         "summary.csv, summary.json, learning_curves.png and DIR/tb. Nothing is trained.",
     )
-    parser.add_argument("dir", metavar="DIR", help="the --out folder of `rltransfer compare`")
-    parser.add_argument(
-        "--threshold", type=float, default=None, metavar="X", help="return threshold (default: the grid's)"
-    )
+    add_compare_dir_args(parser)
     parser.add_argument("--bins", type=int, default=None, metavar="N", help="points of the learning curves")
     parser.set_defaults(handler=_report)
 
@@ -27,9 +25,7 @@ def _report(args: argparse.Namespace) -> int:
     from rltransfer.errors import ConfigError
     from rltransfer.experiments import render_report
 
-    folder = Path(args.dir)
-    if not folder.is_dir():
-        raise ConfigError(f"{folder} is not a folder", fix="pass the --out folder of `rltransfer compare`")
+    folder = compare_dir(args.dir)
     if args.bins is not None and args.bins <= 0:
         raise ConfigError(f"--bins must be positive, got {args.bins}", fix="pass --bins N with N >= 1")
     files = render_report(folder, threshold=args.threshold, bins=args.bins)
