@@ -102,7 +102,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--zoo", default=None, help="teacher zoo (default: agents/)")
     parser.add_argument("--throughput-runs", type=int, default=6, help="runs in the throughput grid (0: skip it)")
     parser.add_argument("--throughput-steps", type=int, default=4000, help="steps per throughput run")
-    parser.add_argument("--throughput-repeats", type=int, default=2, help="interleaved rounds of 1 vs k workers")
+    parser.add_argument(
+        "--throughput-repeats",
+        type=int,
+        default=5,
+        help="interleaved rounds of 1 vs k workers (default 5: per-run times on a shared VM vary by up to 2x)",
+    )
     parser.add_argument("--note", default="", help="a sentence added to the header (e.g. why a run was reduced)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=_run)
@@ -338,6 +343,8 @@ def render(
             continue
         body = summary.read_text(encoding="utf-8")
         section = body[body.index("\n## ") + 1 :] if "\n## " in body else body
+        # the target's own diagnosis ("## Where and why", "### <env>") goes one level down, under the target
+        section = section.replace("\n### ", "\n#### ").replace("\n## Where and why", "\n### Where and why")
         lines += [section.replace("## ", f"## {target.name}: ", 1).rstrip(), ""]
     lines += [
         "Metrics (per target, from `rltransfer.metrics`): initial return = mean of the first 10 episodes; "
