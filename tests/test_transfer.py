@@ -242,3 +242,25 @@ def test_bad_options_get_clear_errors() -> None:
         method_builder("kickstrat")
     with pytest.raises(UnknownNameError, match="kickstart"):
         TrainConfig(env_id="CartPole-v1", method="kickstrat")
+
+
+@pytest.mark.parametrize("warmup", [True, False])
+def test_teacher_initialised_sac_acts_during_warmup(warmup: bool, tmp_path: Path) -> None:
+    """Plain SB3 SAC acts uniformly at random before learning_starts; a copied actor should act instead."""
+    config = TrainConfig(
+        env_id="rltransfer/Pendulum-v0",
+        algo="sac",
+        total_timesteps=400,
+        method="representation",
+        teacher="pendulum-sac",  # the shipped teacher of this very task: about -150 per episode
+        seed=0,
+        hyperparams={"learning_starts": 400, "batch_size": 32},
+        transfer={**FAST, "warmup_with_student": warmup},
+    )
+    train_student(config, tmp_path / "run")
+    first = [float(line.split(",")[1]) for line in (tmp_path / "run" / "episodes.csv").read_text().splitlines()[1:]]
+    assert len(first) == 2
+    if warmup:
+        assert max(first) > -400 and "acts during the warm-up" in str(_decisions(tmp_path / "run")[0]["reason"])
+    else:
+        assert max(first) < -600, "uniformly random torques swing far from upright"

@@ -114,6 +114,12 @@ class TransferMixin:
             callbacks.append(ConvertCallback(callback))
         return super().learn(total_timesteps, callback=CallbackList(callbacks), **kwargs)  # type: ignore[misc]
 
+    def _sample_action(self, learning_starts: int, *args: Any, **kwargs: Any) -> Any:
+        """SB3's warm-up acts at random before learning_starts; a teacher-initialised actor acts instead."""
+        if self.transfer_engine.acts_in_warmup:
+            learning_starts = 0
+        return super()._sample_action(learning_starts, *args, **kwargs)  # type: ignore[misc]
+
     def _excluded_save_params(self) -> list[str]:
         return [
             *super()._excluded_save_params(),  # type: ignore[misc]

@@ -47,6 +47,9 @@ class TransferConfig:
     """Fraction of total_timesteps each hidden layer is matched for, bottom-up, before the next one."""
     init_from_teacher: bool = True
     """Copy the teacher's weights (through the mapping) into the student where the architectures allow."""
+    warmup_with_student: bool = True
+    """SAC/TD3: once the whole actor is copied from the teacher, act with it during SB3's warm-up (the first
+    learning_starts steps, uniformly random in plain SB3), so replay starts with the transferred behaviour."""
     distill_epochs: int = 1
     """On-policy: passes of the distillation step over each rollout's (student) states."""
     distill_steps_ratio: float = 0.25

@@ -87,6 +87,7 @@ class TransferController(BaseCallback):
         """JSON-safe state for checkpoints (resume continues the same decisions)."""
         state = {key: getattr(self, key) for key in _STATE_KEYS}
         state["representation_steps"] = self.engine.representation_steps
+        state["acts_in_warmup"] = self.engine.acts_in_warmup
         return json.loads(json.dumps(state, default=float).replace("NaN", "null"))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -96,6 +97,7 @@ class TransferController(BaseCallback):
                 value = state[key]
                 setattr(self, key, math.nan if value is None and key.endswith("_return") else value)
         self.engine.representation_steps = int(state.get("representation_steps", 0))
+        self.engine.acts_in_warmup = bool(state.get("acts_in_warmup", False))
 
     # ------------------------------------------------------------------------- callbacks
     def _on_training_start(self) -> None:
@@ -180,7 +182,10 @@ class TransferController(BaseCallback):
         if mode not in self.tried:
             self.tried.append(mode)
             if mode == "representation" and self.config.init_from_teacher and self.num_timesteps == 0:
-                extra = f"; init from teacher: {self.engine.initialize_student(self.model).describe()}"
+                report = self.engine.initialize_student(self.model)
+                extra = f"; init from teacher: {report.describe()}"
+                if self.engine.acts_in_warmup:
+                    extra += "; the teacher-initialised actor acts during the warm-up before learning_starts"
         if mode == "instance":
             demos = self.engine.ensure_demonstrations(self.model, seed=self.seed)
             self.instance_start = self.num_timesteps

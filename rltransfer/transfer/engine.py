@@ -68,6 +68,8 @@ class TransferEngine:
         self.weight = 0.0
         self.instance_weight = 0.0
         self.representation_steps = 0
+        self.acts_in_warmup = False
+        """Off-policy: the student's actor came from the teacher, so it acts before learning_starts (not random)."""
         self.total_timesteps = 1
         self.demos: Demonstrations | None = None
         self.extra_env_steps = 0
@@ -84,8 +86,18 @@ class TransferEngine:
 
     # ----------------------------------------------------------------------------------- setup
     def initialize_student(self, model: BaseAlgorithm) -> WeightCopyReport:
-        """Copy the teacher's weights into the student through the mapping (what fits)."""
-        return copy_teacher_weights(self.resolved.teacher.policy, model.policy, self.resolved.mapping)
+        """Copy the teacher's weights into the student through the mapping (what fits).
+
+        When a SAC/TD3 actor is copied whole (trunk and output head) and `config.warmup_with_student`
+        holds, the student acts with that actor during SB3's warm-up instead of uniformly at random, so
+        the first learning_starts steps of replay hold the transferred behaviour.
+        """
+        report = copy_teacher_weights(self.resolved.teacher.policy, model.policy, self.resolved.mapping)
+        whole_actor = any(p.startswith("actor trunk") for p in report.copied) and any(
+            p.startswith("output head") for p in report.copied
+        )
+        self.acts_in_warmup = self.kind == "actor" and whole_actor and self.config.warmup_with_student
+        return report
 
     def ensure_demonstrations(self, model: BaseAlgorithm, *, seed: int) -> Demonstrations:
         """Collect teacher transitions in the target once (and hand them to a MixedReplayBuffer)."""
