@@ -88,6 +88,16 @@ class Diagnosis:
         ]
 
 
+def verdict_of(value: metrics.Estimate) -> str:
+    """Ahead / behind / level from a difference's CI; without a CI (1 seed) from the sign of the mean."""
+    low, high = (value.low, value.high) if math.isfinite(value.low) and math.isfinite(value.high) else (value.mean,) * 2
+    if low > 0:
+        return "ahead"
+    if high < 0:
+        return "behind"
+    return "level"
+
+
 def find_phases(
     method_curves: np.ndarray, scratch_curves: np.ndarray, steps: np.ndarray, *, segments: int = DEFAULT_SEGMENTS
 ) -> list[Phase]:
@@ -106,34 +116,30 @@ def find_phases(
             method_curves[:, lo:hi].mean(axis=1), scratch_curves[:, lo:hi].mean(axis=1), kind="difference"
         )
 
-    def verdict(value: metrics.Estimate) -> str:
-        if not (math.isfinite(value.low) and math.isfinite(value.high)):  # 1 seed: the sign, marked unresolved
-            value = metrics.Estimate(mean=value.mean, low=value.mean, high=value.mean, iqm=math.nan, n=value.n)
-        if value.low > 0:
-            return "ahead"
-        if value.high < 0:
-            return "behind"
-        return "level"
-
-    groups: list[tuple[str, list[tuple[int, int]]]] = []
+    groups: list[tuple[str, list[tuple[int, int]], metrics.Estimate]] = []
     for edge in edges:
-        kind = verdict(estimate([edge]))
-        # merge into the previous phase only when the merged stretch keeps the verdict
-        if groups and groups[-1][0] == kind and verdict(estimate([*groups[-1][1], edge])) == kind:
-            groups[-1][1].append(edge)
-        else:
-            groups.append((kind, [edge]))
+        alone = estimate([edge])
+        kind = verdict_of(alone)
+        if groups and groups[-1][0] == kind:
+            # merge into the previous phase only when the merged stretch keeps the verdict
+            merged = estimate([*groups[-1][1], edge])
+            if verdict_of(merged) == kind:
+                groups[-1] = (kind, [*groups[-1][1], edge], merged)
+                continue
+        groups.append((kind, [edge], alone))
     phases = []
-    for kind, ranges in groups:  # curve point i covers steps (steps[i-1], steps[i]]
+    for kind, ranges, difference in groups:  # curve point i covers steps (steps[i-1], steps[i]]
         start = int(steps[ranges[0][0] - 1]) if ranges[0][0] > 0 else 0
         end = int(steps[ranges[-1][1] - 1])
-        phases.append(Phase(start=start, end=end, verdict=kind, difference=estimate(ranges)))
+        phases.append(Phase(start=start, end=end, verdict=kind, difference=difference))
     return phases
 
 
 def read_decisions(run_dir: Path) -> list[dict[str, Any]]:
     """The rows of a run's decisions.jsonl (empty when it has none)."""
-    path = Path(run_dir) / "decisions.jsonl"
+    from rltransfer.training import DECISIONS_FILE
+
+    path = Path(run_dir) / DECISIONS_FILE
     if not path.is_file():
         return []
     rows = []
@@ -206,48 +212,36 @@ def decision_evidence(runs: list[list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
-def _curves(records: list[Any], budget: int, bins: int) -> np.ndarray:
-    """Learning curves (seeds × points) of the runs that finished at least one episode."""
-    curves = [metrics.learning_curve(r.episodes, budget, bins=bins) for r in records]
-    kept = [c for c in curves if np.all(np.isfinite(c))]
-    return np.vstack(kept) if kept else np.zeros((0, bins))
-
-
 def diagnose_method(env: Any, method: str, records: list[Any], *, segments: int = DEFAULT_SEGMENTS) -> Diagnosis | None:
     """Diagnosis of one method on one target (`env`: an experiments.summary.EnvSummary); None without scratch."""
+    summary, scratch = env.methods.get(method), env.methods.get("scratch")
+    if summary is None or scratch is None or method == "scratch":
+        return None
+    if len(summary.curves) == 0 or len(scratch.curves) == 0:
+        return None
     runs = [r for r in records if r.env_id == env.env_id and r.method == method]
-    scratch = [r for r in records if r.env_id == env.env_id and r.method == "scratch"]
-    if not runs or not scratch or method == "scratch":
-        return None
-    bins = len(env.steps)
-    curves, base = (_curves(group, env.total_timesteps, bins) for group in (runs, scratch))
-    if len(curves) == 0 or len(base) == 0:
-        return None
     diagnosis = Diagnosis(env_id=env.env_id, method=method, seeds=len(runs))
-    diagnosis.phases = find_phases(curves, base, env.steps, segments=segments)
-    summary = env.methods.get(method)
-    if summary is not None:
-        jump = summary.estimates["jumpstart"]
-        if math.isfinite(jump.mean):
-            side = "above" if jump.low > 0 else "below" if jump.high < 0 else "level with"
-            ci = f"[{jump.low:+.4g}, {jump.high:+.4g}]" if math.isfinite(jump.low) else "no CI with 1 seed"
-            if not math.isfinite(jump.low):
-                side = "above" if jump.mean > 0 else "below" if jump.mean < 0 else "level with"
-            diagnosis.evidence.append(
-                f"First episodes: {side} scratch (jumpstart {jump.mean:+.4g} {ci}; "
-                f"initial return {summary.estimates['initial'].mean:.4g} vs "
-                f"{env.methods['scratch'].estimates['initial'].mean:.4g})."
-            )
+    diagnosis.phases = find_phases(summary.curves, scratch.curves, env.steps, segments=segments)
+    jump = summary.estimates["jumpstart"]
+    if math.isfinite(jump.mean):
+        side = {"ahead": "above", "behind": "below", "level": "level with"}[verdict_of(jump)]
+        ci = f"[{jump.low:+.4g}, {jump.high:+.4g}]" if math.isfinite(jump.low) else "no CI with 1 seed"
+        diagnosis.evidence.append(
+            f"First episodes: {side} scratch (jumpstart {jump.mean:+.4g} {ci}; "
+            f"initial return {summary.estimates['initial'].mean:.4g} vs {scratch.estimates['initial'].mean:.4g})."
+        )
     diagnosis.evidence += decision_evidence([read_decisions(r.run_dir) for r in runs])
     return diagnosis
 
 
-def diagnose(envs: list[Any], records: list[Any], *, segments: int = DEFAULT_SEGMENTS) -> list[Diagnosis]:
-    """Every transfer method on every target that has scratch runs, in the summary's method order."""
+def diagnose(
+    envs: list[Any], records: list[Any], *, segments: int = DEFAULT_SEGMENTS, method: str | None = None
+) -> list[Diagnosis]:
+    """Every transfer method (or only `method`) on every target with scratch runs, in the summary's order."""
     found = []
     for env in envs:
-        for method in env.methods:
-            diagnosis = diagnose_method(env, method, records, segments=segments)
+        for name in env.methods if method is None else [m for m in env.methods if m == method]:
+            diagnosis = diagnose_method(env, name, records, segments=segments)
             if diagnosis is not None:
                 found.append(diagnosis)
     return found

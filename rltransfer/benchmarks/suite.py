@@ -305,6 +305,8 @@ def render(
     workers: int,
 ) -> str:
     """results/benchmark.md."""
+    from rltransfer.experiments.summary import summary_body
+
     lines = ["# rltransfer benchmark suite", ""]
     lines += [f"- command: `{header['command']}`"] + [f"- {k}: {v}" for k, v in header.items() if k != "command"]
     if reduced:
@@ -341,8 +343,7 @@ def render(
         summary = Path(folder) / "summary.md"
         if not summary.is_file():
             continue
-        body = summary.read_text(encoding="utf-8")
-        section = body[body.index("\n## ") + 1 :] if "\n## " in body else body
+        section = summary_body(summary.read_text(encoding="utf-8"))
         # the target's own diagnosis ("## Where and why", "### <env>") goes one level down, under the target
         section = section.replace("\n### ", "\n#### ").replace("\n## Where and why", "\n### Where and why")
         lines += [section.replace("## ", f"## {target.name}: ", 1).rstrip(), ""]

@@ -89,8 +89,9 @@ def _compare(args: argparse.Namespace) -> int:
         f"{len(report.failed)} failed ({report.wall_seconds:.0f} s)"
     )
     if report.files:
-        text = (report.out / "summary.md").read_text(encoding="utf-8")
-        print(text[text.index("\n## ") + 1 :] if "\n## " in text else text)
+        from rltransfer.experiments.summary import summary_body
+
+        print(summary_body((report.out / "summary.md").read_text(encoding="utf-8")))
         print(f"wrote {report.out}/summary.md, summary.csv, summary.json, learning_curves.png and tb/")
         print(f"  tensorboard --logdir {report.out}/tb")
     if report.failed:

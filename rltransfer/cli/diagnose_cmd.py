@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 def _diagnose(args: argparse.Namespace) -> int:
     from rltransfer import diagnose
     from rltransfer.errors import ConfigError
-    from rltransfer.experiments.summary import collect_runs, read_grid_file, summarize
+    from rltransfer.experiments.summary import collect_runs, summarize_folder
 
     folder = compare_dir(args.dir)
     if args.segments <= 0:
@@ -37,9 +37,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     records, _ = collect_runs(folder)
     if not records:
         raise ConfigError(f"no finished runs in {folder / 'runs'}", fix="run `rltransfer compare ... --out DIR` first")
-    spec = read_grid_file(folder).get("spec", {})
-    threshold = args.threshold if args.threshold is not None else spec.get("threshold")
-    envs = summarize(records, threshold=threshold, method_order=list(spec.get("methods", [])))
+    envs = summarize_folder(folder, records, threshold=args.threshold)
     if not any("scratch" in env.methods for env in envs):
         raise ConfigError(
             f"no scratch runs in {folder}: a diagnosis compares with scratch",
@@ -50,10 +48,6 @@ def _diagnose(args: argparse.Namespace) -> int:
         from rltransfer.registry import lookup
 
         lookup(dict.fromkeys(methods), args.method, what="method of this comparison")
-    found = [
-        d
-        for d in diagnose.diagnose(envs, records, segments=args.segments)
-        if args.method is None or d.method == args.method
-    ]
+    found = diagnose.diagnose(envs, records, segments=args.segments, method=args.method)
     print(diagnose.render(found, segments=args.segments))
     return 0

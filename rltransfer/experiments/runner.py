@@ -23,7 +23,7 @@ from rltransfer.experiments.summary import (
     machine_description,
     now_utc,
     read_grid_file,
-    summarize,
+    summarize_folder,
     write_summary,
 )
 from rltransfer.io import atomic_write_json
@@ -242,12 +242,9 @@ def render_report(
             f"no finished runs in {folder / 'runs'}" + (f" ({unfinished} unfinished)" if unfinished else ""),
             fix="run `rltransfer compare ... --out DIR` first (re-running it resumes a grid)",
         )
-    spec_data = read_grid_file(folder).get("spec", {})
-    if threshold is None:
-        threshold = spec_data.get("threshold")
-    if method_order is None:
-        method_order = list(spec_data.get("methods", []))
-    envs = summarize(records, threshold=threshold, bins=bins or metrics.DEFAULT_BINS, method_order=method_order)
+    envs = summarize_folder(
+        folder, records, threshold=threshold, bins=bins or metrics.DEFAULT_BINS, method_order=method_order
+    )
     header = report_header(folder, seeds=sorted({r.seed for r in records}))
     if unfinished:
         header["note"] = f"{unfinished} unfinished runs left out; re-run the command to finish them"

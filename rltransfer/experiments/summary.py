@@ -76,6 +76,8 @@ class MethodSummary:
     curve_mean: np.ndarray
     curve_low: np.ndarray
     curve_high: np.ndarray
+    curves: np.ndarray
+    """Per-seed learning curves (seeds × points) of the runs with at least one finished episode."""
 
 
 @dataclass(kw_only=True)
@@ -154,6 +156,7 @@ def summarize(
             runs = [r for r in env_records if r.method == method]
             values = per_seed[method]
             curves = np.vstack([metrics.learning_curve(r.episodes, budget, bins=bins) for r in runs])
+            curves = curves[np.all(np.isfinite(curves), axis=1)]
             mean, low, high = metrics.curve_band(curves)
             env_summary.methods[method] = MethodSummary(
                 method=method,
@@ -163,9 +166,28 @@ def summarize(
                 curve_mean=mean,
                 curve_low=low,
                 curve_high=high,
+                curves=curves,
             )
         summaries.append(env_summary)
     return summaries
+
+
+def summarize_folder(
+    out: str | Path,
+    records: list[RunRecord],
+    *,
+    threshold: float | None = None,
+    bins: int = metrics.DEFAULT_BINS,
+    method_order: list[str] | None = None,
+) -> list[EnvSummary]:
+    """summarize() with the threshold and method order of OUT's grid.json where not given."""
+    spec = read_grid_file(out).get("spec", {})
+    return summarize(
+        records,
+        threshold=spec.get("threshold") if threshold is None else threshold,
+        bins=bins,
+        method_order=list(spec.get("methods", [])) if method_order is None else method_order,
+    )
 
 
 def _per_seed(
@@ -297,6 +319,11 @@ def render_markdown(envs: list[EnvSummary], header: dict[str, Any]) -> str:
             lines += ["", "No scratch runs: jumpstart and transfer ratio need `scratch` in --methods."]
         lines.append("")
     return "\n".join(lines)
+
+
+def summary_body(markdown: str) -> str:
+    """A summary.md without its header: from the first "## " section on."""
+    return markdown[markdown.index("\n## ") + 1 :] if "\n## " in markdown else markdown
 
 
 def summary_rows(envs: list[EnvSummary]) -> list[dict[str, Any]]:
