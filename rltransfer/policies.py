@@ -7,6 +7,7 @@ layers and action head are, for distillation and layer-wise representation match
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,8 +146,22 @@ def _linear_blocks(sequential: nn.Module) -> list[nn.Module]:
     return blocks
 
 
+_ANATOMIES: weakref.WeakKeyDictionary[BasePolicy, PolicyAnatomy] = weakref.WeakKeyDictionary()
+"""anatomy() per live policy: its wrappers share the policy's own modules, which SB3 never replaces."""
+
+
 def anatomy(policy: BasePolicy) -> PolicyAnatomy:
-    """Locate the acting network's hidden layers and head in any rltransfer-supported SB3 policy."""
+    """Locate the acting network's hidden layers and head in any rltransfer-supported SB3 policy.
+
+    Computed once per policy object (it runs in every distillation step's forward pass).
+    """
+    found = _ANATOMIES.get(policy)
+    if found is None:
+        found = _ANATOMIES[policy] = _find_anatomy(policy)
+    return found
+
+
+def _find_anatomy(policy: BasePolicy) -> PolicyAnatomy:
     if isinstance(policy, ActorCriticPolicy):
         trunk = _linear_blocks(policy.mlp_extractor.policy_net)
         kind = "logits" if isinstance(policy.action_space, gym.spaces.Discrete) else "gaussian_mean"
