@@ -344,11 +344,7 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         result = target.probe(teacher, mapping, episodes=probe_episodes, horizon=probe_horizon)
         probe_steps += result.env_steps
         probe_results.append((candidate, result))
-        return normalized_return(
-            result.mean,
-            target.rollouts.random_return(probe_horizon),
-            _teacher_reference(teacher, transitions, probe_horizon),
-        )
+        return normalized_return(result.mean, random_h, teacher_h)
 
     if transitions is None:  # no source data: only identity can be judged, by its zero-shot return
         candidates = (
@@ -383,6 +379,12 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
     if probe_horizon < 20:
         probe_episodes = 1
         probe_horizon = min(horizon, allowance // plausible)
+    # the H-step returns every probe is normalized by, computed once (the source one scans every stored episode)
+    random_h, teacher_h = (
+        (target.rollouts.random_return(probe_horizon), _teacher_reference(teacher, transitions, probe_horizon))
+        if probe_horizon >= 5
+        else (float("nan"), float("nan"))
+    )
     chosen, probed = confirm(candidates, probe if probe_horizon >= 5 else None, most=plausible)
     zero = chosen.zero_shot if chosen.zero_shot is not None else float("nan")
     is_identity = chosen.obs_map.is_identity(student_obs.dim) and chosen.action_map.kind == "identity"
@@ -430,7 +432,7 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         (r for c, r in probe_results if (c.obs_map, c.action_map) == (chosen.obs_map, chosen.action_map)), None
     )
     source_tail = (
-        card.eval_mean - _teacher_reference(teacher, transitions, chosen_probe.horizon)
+        card.eval_mean - teacher_h  # chosen_probe.horizon is probe_horizon
         if chosen_probe is not None and transitions is not None
         else 0.0
     )
@@ -439,10 +441,9 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         if chosen_probe is not None
         else None
     )
-    random_h = target.rollouts.random_return(probe_horizon) if probed else float("nan")
     gain = (
         (chosen_probe.mean - random_h) / max(chosen_probe.horizon, 1)
-        if chosen_probe is not None and np.isfinite(random_h)
+        if chosen_probe is not None and probed and np.isfinite(random_h)
         else float("nan")
     )
     # Without a threshold, competence is provisional (the source-normalized value) until rank_teachers
@@ -461,8 +462,8 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         "episodes": probe_episodes if probed else 0,
         "horizon": probe_horizon if probed else 0,
         "return": chosen_probe.mean if chosen_probe is not None else float("nan"),
-        "random_return": random_h,
-        "teacher_source_return": _teacher_reference(teacher, transitions, probe_horizon) if probed else float("nan"),
+        "random_return": random_h if probed else float("nan"),
+        "teacher_source_return": teacher_h if probed else float("nan"),
         "gain_per_step": gain,
         "uninformative": uninformative,
     }
