@@ -69,9 +69,8 @@ def reward_threshold(env: gym.Env[Any, Any]) -> float | None:
 
 def env_horizon(env: gym.Env[Any, Any], cap: int = DEFAULT_HORIZON) -> int:
     """min(cap, the env's max_episode_steps) — the horizon of returns compared by selection."""
-    spec = getattr(env, "spec", None)
-    limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
-    return int(min(cap, limit)) if limit else int(cap)
+    limit = episode_limit(env)
+    return min(int(cap), limit) if limit else int(cap)
 
 
 def random_rollouts(env: gym.Env[Any, Any], *, steps: int, seed: int) -> Rollouts:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_table, print_json
@@ -38,20 +37,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=_rank)
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def _rank(args: argparse.Namespace) -> int:
     from rltransfer.io import atomic_write_json
     from rltransfer.make import parse_env_kwargs
-    from rltransfer.selection import DEFAULT_BUDGET, rank_teachers, ranking_cost, recommendation
+    from rltransfer.selection import DEFAULT_BUDGET, json_safe, rank_teachers, ranking_cost, recommendation
 
     teachers = [name.strip() for name in args.teachers.split(",") if name.strip()] if args.teachers else None
     rankings = rank_teachers(
@@ -83,10 +72,10 @@ def _rank(args: argparse.Namespace) -> int:
     if args.out:
         atomic_write_json(
             args.out,
-            _json_safe({"env": args.env, "recommendation": recommendation(rankings), "rankings": rows}),
+            json_safe({"env": args.env, "recommendation": recommendation(rankings), "rankings": rows}),
         )
     if args.json:
-        print_json(_json_safe(rows))
+        print_json(json_safe(rows))
         return 0
     table = [
         [
