@@ -466,6 +466,7 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         "teacher_source_return": teacher_h if probed else float("nan"),
         "gain_per_step": gain,
         "uninformative": uninformative,
+        "score_term": stand_in,
     }
     evidence["competence"] = {
         "value": competence_value,
@@ -596,7 +597,7 @@ def _relative_competence(rankings: list[Ranking]) -> list[Ranking]:
         }
         updated[ranking.teacher] = Ranking(
             teacher=ranking.teacher,
-            score=combine_score(compat, ranking.zero_shot_return, value, dynamics),
+            score=combine_score(compat, float(ranking.evidence["zero_shot"]["score_term"]), value, dynamics),
             mapping=ranking.mapping,
             evidence=evidence,
             env_steps=ranking.env_steps,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rltransfer.cli import main
-from rltransfer.mapping import Mapping
-from rltransfer.selection import SCRATCH_THRESHOLD, rank_teachers, ranking_cost, recommendation
+from rltransfer.mapping import Mapping, ObsMap
+from rltransfer.selection import SCRATCH_THRESHOLD, Ranking, rank_teachers, ranking_cost, recommendation
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +168,24 @@ def test_shipped_zoo_probe_too_short_to_tell(env_id: str, teacher: str, permutat
     assert top.score > SCRATCH_THRESHOLD and f'start from "{teacher}"' in recommendation(rankings)
     assert top.mapping.action.permutation == permutation
     assert all(r.score < 0.2 for r in rankings[1:]), "degenerate maps (constant inputs) stay at the bottom"
+
+
+def test_relative_competence_keeps_the_stand_in_of_an_uninformative_probe() -> None:
+    """Targets without a reward threshold rescore with relative competence; an uninformative probe's
+    stand-in (min(mapping confidence, dynamics similarity)) must survive that rescoring."""
+    from rltransfer.selection import _relative_competence, combine_score
+
+    def provisional(name: str, gain: float, term: float) -> Ranking:
+        evidence = {
+            "space": {"compatibility": 1.0},
+            "dynamics": {"similarity": 0.9},
+            "competence": {"value": 0.0, "basis": "source-normalized (provisional)"},
+            "zero_shot": {"normalized": float("nan"), "uninformative": True, "score_term": term, "gain_per_step": gain},
+        }
+        return Ranking(teacher=name, score=0.0, mapping=Mapping(obs=ObsMap.identity(1)), evidence=evidence)
+
+    rescored = _relative_competence([provisional("a", 2.0, 0.9), provisional("b", 1.0, 0.8)])
+    assert [r.score for r in rescored] == pytest.approx(
+        [combine_score(1.0, 0.9, 1.0, 0.9), combine_score(1.0, 0.8, 0.5, 0.9)]
+    )
+    assert rescored[0].score > 0.8
