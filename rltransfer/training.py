@@ -306,10 +306,8 @@ def train_student(
     action_dim = int(np.prod(vec_env.action_space.shape or (1,)))
     context = MethodContext(
         config=config,
-        settings=settings,
         vec_env=vec_env,
         env_factory=env_factory_of(vec_env),
-        run_dir=run_path,
         decisions_path=run_path / DECISIONS_FILE,
         model_kwargs={
             "seed": config.seed,

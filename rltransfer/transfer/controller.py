@@ -295,7 +295,6 @@ class TransferController(BaseCallback):
                 self._enter(mode, reason)
                 self.decisions[-1].update({k: _finite(v) for k, v in signals.items()})
         else:
-            self._update_weights()
             self._decide(self.mode, reason or f"keep {self.mode}", signals)
 
     def _recent(self, key: str, count: int) -> list[float]:

@@ -75,8 +75,6 @@ class TransferEngine:
         self.extra_env_steps = 0
         self.setup_seconds = 0.0
         self.step_seconds = 0.0
-        self.last_distill_loss = math.nan
-        self.last_hidden_loss = math.nan
         self.matcher: HiddenMatcher | None = None
         self.matcher_optimizer: torch.optim.Optimizer | None = None
         if config.hidden_matching:
@@ -200,11 +198,9 @@ class TransferEngine:
                 hidden_losses.append(float(hidden.detach()))
             self._apply(model, loss, use_matcher)
             losses.append(float(distill.detach()))
-        self.last_distill_loss = float(np.mean(losses)) if losses else math.nan
-        self.last_hidden_loss = float(np.mean(hidden_losses)) if hidden_losses else math.nan
-        model.logger.record("transfer/distill_step_loss", self.last_distill_loss)
+        model.logger.record("transfer/distill_step_loss", float(np.mean(losses)) if losses else math.nan)
         if hidden_losses:
-            model.logger.record("transfer/hidden_loss", self.last_hidden_loss)
+            model.logger.record("transfer/hidden_loss", float(np.mean(hidden_losses)))
             model.logger.record("transfer/hidden_stage", stage)
 
     def _instance_step(self, model: BaseAlgorithm, gradient_steps: int | None) -> None:
@@ -253,8 +249,7 @@ class TransferEngine:
 
 def _rollout_states(model: BaseAlgorithm) -> np.ndarray:
     buffer = model.rollout_buffer  # type: ignore[attr-defined]
-    filled = buffer.buffer_size if buffer.full else buffer.pos
-    return np.asarray(buffer.observations[:filled]).reshape(-1, *model.observation_space.shape)  # type: ignore[misc]
+    return np.asarray(buffer.observations[: buffer.size()]).reshape(-1, *model.observation_space.shape)  # type: ignore[misc]
 
 
 def recent_states(model: BaseAlgorithm, count: int) -> np.ndarray:
@@ -262,7 +257,7 @@ def recent_states(model: BaseAlgorithm, count: int) -> np.ndarray:
     if isinstance(model, OnPolicyAlgorithm):
         return _rollout_states(model)[-count:]
     buffer = model.replay_buffer  # type: ignore[attr-defined]
-    filled = buffer.buffer_size if buffer.full else buffer.pos
+    filled = buffer.size()
     if filled == 0:
         return np.zeros((0, *model.observation_space.shape))  # type: ignore[misc]
     rows = max(1, count // buffer.n_envs)

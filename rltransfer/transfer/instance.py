@@ -94,10 +94,6 @@ class MixedReplayBuffer(ReplayBuffer):
         """True once set_demonstrations was called."""
         return hasattr(self, "_demo_obs") and len(self._demo_obs) > 0
 
-    def online_size(self) -> int:
-        """Transitions the student collected itself."""
-        return self.buffer_size if self.full else self.pos
-
     def sample_online(self, batch_size: int, env: VecNormalize | None = None) -> ReplayBufferSamples:
         """A batch of the student's own transitions only."""
         return super().sample(batch_size, env=env)
@@ -117,7 +113,7 @@ class MixedReplayBuffer(ReplayBuffer):
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> ReplayBufferSamples:
         """SB3's sample with round(demo_ratio · batch_size) rows replaced by teacher transitions."""
         n_demo = round(self.demo_ratio * batch_size) if self.has_demonstrations else 0
-        if self.online_size() == 0:
+        if self.size() == 0:
             n_demo = batch_size
         if n_demo <= 0:
             return super().sample(batch_size, env=env)

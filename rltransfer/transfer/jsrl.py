@@ -46,7 +46,6 @@ class JumpStartVecEnv(VecEnvWrapper):
         self.guide = guide
         self.horizon = 0
         self.guide_steps = 0
-        self.guide_steps_total = 0
         self.guide_transitions: list[tuple[np.ndarray, Any, float, np.ndarray, bool, dict[str, Any]]] = []
         self.keep_transitions = False
         self._pending: list[list[dict[str, Any]]] = [[] for _ in range(venv.num_envs)]
@@ -155,7 +154,6 @@ class JumpStartCallback(BaseCallback):
         model: BaseAlgorithm = self.model
         if self.wrapper.guide_steps:
             model.num_timesteps += self.wrapper.guide_steps
-            self.wrapper.guide_steps_total += self.wrapper.guide_steps
             self.wrapper.guide_steps = 0
         if self.wrapper.guide_transitions:
             self._store_guide_transitions(model)

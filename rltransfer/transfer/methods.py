@@ -33,13 +33,11 @@ EnvFactory = Callable[[], gym.Env[Any, Any]]
 
 @dataclass
 class MethodContext:
-    """What a builder needs: the run's config, resolved settings, training env and paths."""
+    """What a builder needs: the run's config, training env, probe-env factory, decisions path and model kwargs."""
 
     config: Any  # rltransfer.training.TrainConfig (not imported: training imports this module)
-    settings: dict[str, Any]
     vec_env: Any
     env_factory: EnvFactory
-    run_dir: Path
     decisions_path: Path
     model_kwargs: dict[str, Any]
 

@@ -29,13 +29,11 @@ class ResolvedTeacher:
         teacher: The loaded teacher.
         mapping: Teacher ↔ student mapping.
         how: One line on how teacher and mapping were chosen (logged in decisions.jsonl).
-        teacher_return_estimate: The ranking's estimate of the teacher's return in the target, if any.
     """
 
     teacher: Teacher
     mapping: Mapping
     how: str
-    teacher_return_estimate: float | None = None
 
 
 def _spaces_match(teacher: Teacher, observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> bool:
@@ -71,7 +69,6 @@ def resolve_teacher(
     """
     probe_env = env_factory()
     try:
-        estimate: float | None = None
         how = ""
         if isinstance(teacher, str) and teacher == "auto":
             try:
@@ -114,7 +111,7 @@ def resolve_teacher(
             how += f"; mapping {mapping.source} ({mapping.describe()})"
         mapping.check(SpaceSignature.of(probe_env.observation_space), loaded.card.observation_space)
         _check_action_map(mapping, loaded.action_space, probe_env.action_space)
-        return ResolvedTeacher(loaded, mapping, how, estimate)
+        return ResolvedTeacher(loaded, mapping, how)
     finally:
         probe_env.close()
 
