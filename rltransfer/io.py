@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -50,6 +51,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write JSON (indented, sorted keys, trailing newline) atomically."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def append_json_line(path: str | os.PathLike[str], row: dict[str, Any]) -> None:
+    """Append one JSON object as one line of a JSON Lines file (decisions.jsonl)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """A float for JSON: non-finite and None become None."""
+    return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
 @contextlib.contextmanager

@@ -293,3 +293,7 @@ class MappedTeacher:
             actions = np.clip(actions, self.student_action_space.low, self.student_action_space.high)
             return actions.astype(self.student_action_space.dtype)
         return np.asarray(actions, dtype=np.int64)
+
+    def act_one(self, student_obs: np.ndarray) -> Any:
+        """The deterministic action for one observation (an evaluation.ActFn)."""
+        return self.act(np.asarray(student_obs)[None])[0]

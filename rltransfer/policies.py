@@ -203,6 +203,15 @@ def hidden_features(policy: BasePolicy, obs: torch.Tensor) -> tuple[list[torch.T
     return activations, parts.head(hidden)
 
 
+def hidden_widths(policy: BasePolicy) -> list[int]:
+    """Widths of a policy's acting hidden layers, lowest first."""
+    space = policy.observation_space
+    dim = int(space.shape[0]) if space.shape else 1
+    with torch.no_grad():
+        hidden, _ = hidden_features(policy, torch.zeros(1, dim))
+    return [int(h.shape[-1]) for h in hidden]
+
+
 def _actor_features(policy: BasePolicy, obs: torch.Tensor) -> torch.Tensor:
     if isinstance(policy, DQNPolicy):
         return policy.q_net.extract_features(obs, policy.q_net.features_extractor)

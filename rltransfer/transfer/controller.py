@@ -31,7 +31,9 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from rltransfer.evaluation import evaluate
+from rltransfer.evaluation import evaluate, random_act
+from rltransfer.io import append_json_line
+from rltransfer.io import finite_or_none as _finite
 from rltransfer.transfer.config import MODE_CODES
 from rltransfer.transfer.engine import TransferEngine
 
@@ -52,10 +54,6 @@ _STATE_KEYS = (
     "tried",
     "last_window_step",
 )
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
 class TransferController(BaseCallback):
@@ -131,7 +129,7 @@ class TransferController(BaseCallback):
             mapped = self.engine.targets.mapped
             teacher = evaluate(
                 env,
-                lambda obs: mapped.act(np.asarray(obs)[None])[0],
+                mapped.act_one,
                 episodes=self.config.probe_episodes,
                 seed=self.seed + 30_000,
                 max_steps=PROBE_MAX_STEPS,
@@ -139,7 +137,7 @@ class TransferController(BaseCallback):
             env.action_space.seed(self.seed)
             randomly = evaluate(
                 env,
-                lambda _obs: env.action_space.sample(),
+                random_act(env.action_space),
                 episodes=self.config.probe_episodes,
                 seed=self.seed + 31_000,
                 max_steps=PROBE_MAX_STEPS,
@@ -252,8 +250,7 @@ class TransferController(BaseCallback):
         }
         self.decisions.append(row)
         if self.decisions_path is not None:
-            with open(self.decisions_path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(row) + "\n")
+            append_json_line(self.decisions_path, row)
         logger = self.model.logger
         logger.record("transfer/mode", MODE_CODES[self.mode])
         logger.record("transfer/weight", float(active))

@@ -28,12 +28,12 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.dqn.policies import DQNPolicy
 
+from rltransfer.policies import hidden_widths
 from rltransfer.transfer.config import TransferConfig
 from rltransfer.transfer.instance import Demonstrations, MixedReplayBuffer, collect_demonstrations
 from rltransfer.transfer.losses import (
     HiddenMatcher,
     agreement,
-    hidden_widths,
     margin_loss,
     policy_distillation_loss,
     student_output,

@@ -55,7 +55,7 @@ def collect_demonstrations(
     """Roll the mapped teacher out in the target for `steps` steps (deterministic actions)."""
     env = env_factory()
     try:
-        run = rollout(env, lambda obs: mapped_teacher.act(np.asarray(obs)[None])[0], steps=steps, seed=seed)
+        run = rollout(env, mapped_teacher.act_one, steps=steps, seed=seed)
     finally:
         env.close()
     arrays = run.arrays

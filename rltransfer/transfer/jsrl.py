@@ -19,7 +19,6 @@ reference, chosen for honest comparisons:
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from pathlib import Path
@@ -33,6 +32,8 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 
 from rltransfer.errors import ConfigError
+from rltransfer.io import append_json_line
+from rltransfer.io import finite_or_none as _finite
 from rltransfer.mapping import MappedTeacher
 
 
@@ -147,8 +148,7 @@ class JumpStartCallback(BaseCallback):
         }
         self.decisions.append(row)
         if self.decisions_path is not None:
-            with open(self.decisions_path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(row) + "\n")
+            append_json_line(self.decisions_path, row)
 
     def _on_step(self) -> bool:
         model: BaseAlgorithm = self.model
@@ -201,7 +201,3 @@ class JumpStartCallback(BaseCallback):
                 np.asarray([terminated]),
                 [info],
             )
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None

@@ -131,15 +131,6 @@ class HiddenMatcher(nn.Module):
         return F.mse_loss(projected, teacher_hidden[teacher_index])
 
 
-def hidden_widths(policy: BasePolicy) -> list[int]:
-    """Widths of a policy's acting hidden layers, lowest first."""
-    space = policy.observation_space
-    dim = int(space.shape[0]) if space.shape else 1
-    with torch.no_grad():
-        hidden, _ = hidden_features(policy, torch.zeros(1, dim))
-    return [int(h.shape[-1]) for h in hidden]
-
-
 def margin_loss(q_values: torch.Tensor, expert_actions: torch.Tensor, margin: float) -> torch.Tensor:
     """DQfD's large-margin loss: max_a [Q(s,a) + l(a_E, a)] − Q(s, a_E), l = margin for a ≠ a_E."""
     expert = expert_actions.long().reshape(-1, 1)

@@ -22,6 +22,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from rltransfer.errors import ConfigError
+from rltransfer.io import append_json_line
 from rltransfer.policies import algo_class
 from rltransfer.registry import lookup
 from rltransfer.transfer.algorithms import transfer_algorithm
@@ -66,20 +67,15 @@ def _resolve(context: MethodContext) -> ResolvedTeacher:
     )
 
 
-def _write_decision(path: Path, row: dict[str, Any]) -> None:
-    import json
-
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(row) + "\n")
-
-
 def _plain(context: MethodContext, env: Any) -> BaseAlgorithm:
     return algo_class(context.config.algo)("MlpPolicy", env, **context.model_kwargs)
 
 
 def build_scratch(context: MethodContext) -> StudentSetup:
     """Plain SB3 from random weights."""
-    _write_decision(context.decisions_path, {"step": 0, "mode": "none", "weight": 0.0, "reason": "scratch: no teacher"})
+    append_json_line(
+        context.decisions_path, {"step": 0, "mode": "none", "weight": 0.0, "reason": "scratch: no teacher"}
+    )
     return StudentSetup(_plain(context, context.vec_env), context.vec_env)
 
 
@@ -90,7 +86,7 @@ def build_finetune(context: MethodContext) -> StudentSetup:
     resolved = _resolve(context)
     model = _plain(context, context.vec_env)
     report = copy_teacher_weights(resolved.teacher.policy, model.policy, resolved.mapping)
-    _write_decision(
+    append_json_line(
         context.decisions_path,
         {"step": 0, "mode": "finetune", "weight": 0.0, "reason": f"{resolved.how}; {report.describe()}"},
     )
@@ -141,6 +137,7 @@ def build_jsrl(context: MethodContext) -> StudentSetup:
     """Jump-start RL: the mapped teacher rolls in for h steps per episode, h shrinking on a curriculum."""
     from rltransfer.evaluation import evaluate
     from rltransfer.mapping import MappedTeacher
+    from rltransfer.transfer.controller import PROBE_MAX_STEPS
     from rltransfer.transfer.jsrl import JumpStartCallback, JumpStartVecEnv
 
     resolved = _resolve(context)
@@ -150,10 +147,10 @@ def build_jsrl(context: MethodContext) -> StudentSetup:
     try:
         zero_shot = evaluate(
             probe,
-            lambda obs: guide.act(np.asarray(obs)[None])[0],
+            guide.act_one,
             episodes=transfer.probe_episodes,
-            seed=context.config.seed + 30_000,
-            max_steps=10_000,
+            seed=context.config.seed + 30_000,  # the controller's teacher probe, same episodes
+            max_steps=PROBE_MAX_STEPS,
         )
     finally:
         probe.close()

@@ -16,7 +16,7 @@ import torch
 
 from rltransfer.errors import ConfigError, IncompatibleSpacesError
 from rltransfer.mapping import MappedTeacher, Mapping
-from rltransfer.policies import anatomy, hidden_features
+from rltransfer.policies import anatomy, hidden_features, hidden_widths
 from rltransfer.spaces import SpaceSignature
 from rltransfer.zoo import Teacher, load_teacher
 
@@ -220,6 +220,4 @@ class TeacherTargets:
 
     def hidden_widths(self) -> list[int]:
         """Widths of the teacher's hidden layers, lowest first."""
-        dim = self.teacher.card.observation_space.dim
-        hidden, _ = hidden_features(self.teacher.policy, torch.zeros(1, dim))
-        return [int(h.shape[-1]) for h in hidden]
+        return hidden_widths(self.teacher.policy)
