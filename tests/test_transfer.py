@@ -264,3 +264,23 @@ def test_teacher_initialised_sac_acts_during_warmup(warmup: bool, tmp_path: Path
         assert max(first) > -400 and "acts during the warm-up" in str(_decisions(tmp_path / "run")[0]["reason"])
     else:
         assert max(first) < -600, "uniformly random torques swing far from upright"
+
+
+def test_switch_rows_carry_their_signals_in_the_file(tiny_zoo: Path, tmp_path: Path) -> None:
+    """A switch into instance mode logs the signals that triggered it in decisions.jsonl, not only in memory."""
+    decisions = tmp_path / "decisions.jsonl"
+    model = TransferPPO(
+        "MlpPolicy",
+        gym.make("CartPole-v1"),
+        teacher=str(tiny_zoo / "tiny-ppo"),
+        transfer=TransferConfig(mode="representation", **FAST),
+        decisions_path=decisions,
+        n_steps=64,
+        policy_kwargs=TINY_NET,
+        seed=0,
+    )
+    model.learn(total_timesteps=128)
+    model.transfer_controller._enter("instance", "distillation stalled", {"agreement": 0.5, "distill_loss": 0.2})
+    last = json.loads(decisions.read_text().splitlines()[-1])
+    assert last["mode"] == "instance" and last["agreement"] == 0.5 and last["distill_loss"] == 0.2
+    assert last == model.decisions[-1]

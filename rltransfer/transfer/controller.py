@@ -175,7 +175,7 @@ class TransferController(BaseCallback):
             return
         self._enter(wanted, f"fixed mode {wanted}; {probes}; {self.engine.resolved.how}")
 
-    def _enter(self, mode: str, reason: str) -> None:
+    def _enter(self, mode: str, reason: str, signals: dict[str, Any] | None = None) -> None:
         extra = ""
         if mode not in self.tried:
             self.tried.append(mode)
@@ -189,7 +189,7 @@ class TransferController(BaseCallback):
             self.instance_start = self.num_timesteps
             mean = float(np.mean(demos.episode_returns)) if demos.episode_returns else math.nan
             extra += f"; {len(demos)} teacher transitions collected in the target (episode return {mean:.1f})"
-        self._decide(mode, reason + extra)
+        self._decide(mode, reason + extra, signals)
 
     def _decide(self, mode: str, reason: str, signals: dict[str, Any] | None = None) -> None:
         if mode != self.mode and self.started:
@@ -289,8 +289,7 @@ class TransferController(BaseCallback):
             if mode == "none":
                 self._decide(mode, reason, signals)
             else:
-                self._enter(mode, reason)
-                self.decisions[-1].update({k: _finite(v) for k, v in signals.items()})
+                self._enter(mode, reason, signals)
         else:
             self._decide(self.mode, reason or f"keep {self.mode}", signals)
 
