@@ -240,6 +240,8 @@ def test_bad_options_get_clear_errors() -> None:
         TransferConfig.from_dict({"weigth": 1.0})
     with pytest.raises(UnknownNameError, match="kickstart"):
         method_builder("kickstrat")
+    odd_case = TransferConfig(mode="Instance", weight_schedule="LINEAR")  # case-insensitive, stored as compared
+    assert (odd_case.mode, odd_case.weight_schedule) == ("instance", "linear")
     with pytest.raises(UnknownNameError, match="kickstart"):
         TrainConfig(env_id="CartPole-v1", method="kickstrat")
 

@@ -90,14 +90,16 @@ class TransferConfig:
     """JSRL: episodes in the moving return."""
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            from rltransfer.registry import lookup
+        from rltransfer.registry import lookup
 
-            lookup(dict.fromkeys(MODES, None), self.mode, what="transfer mode")
-        if self.weight_schedule not in WEIGHT_SCHEDULES:
-            from rltransfer.registry import lookup
-
-            lookup(dict.fromkeys(WEIGHT_SCHEDULES, None), self.weight_schedule, what="weight schedule")
+        # names are case-insensitive as everywhere in rltransfer (registry.lookup); stored lower-case, as
+        # the controller compares them ("Instance" used to pass here and fail later, "LINEAR" acted as constant)
+        for name, choices, what in (
+            ("mode", MODES, "transfer mode"),
+            ("weight_schedule", WEIGHT_SCHEDULES, "weight schedule"),
+        ):
+            lookup(dict.fromkeys(choices, None), getattr(self, name), what=what)
+            object.__setattr__(self, name, getattr(self, name).lower())
         _check_range("weight", self.weight, 0.0, 100.0)
         _check_range("decay_fraction", self.decay_fraction, 1e-6, 1.0)
         _check_range("temperature", self.temperature, 1e-6, 100.0)
