@@ -1,12 +1,4 @@
-"""Distil a (general or large) teacher into a small task-specific student, deployed only past a gate.
-
-The teacher answers many states of the target task; the student, a small SB3 policy of the teacher's
-algorithm family, learns those answers: cross-entropy to the teacher's action probabilities (softmax of
-the logits for PPO/A2C, softmax(Q/τ) for DQN, Rusu et al. 2016) or regression to its deterministic
-action (continuous). States come from teacher rollouts, then DAgger rounds (Ross et al., 2011) in which
-the student acts and the teacher labels what it visits. The student is deployed (zoo card + safetensors
-+ ONNX) only when it agrees with the teacher on held-out states and keeps its return on the task.
-"""
+"""`distill()`: the rounds of labelling and fitting, the gate, and deployment (see the package docstring)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.policies import BasePolicy
 
+from rltransfer import evaluation
 from rltransfer.distill.report import DistillConfig
 from rltransfer.errors import IncompatibleSpacesError
 from rltransfer.evaluation import ActFn
@@ -46,15 +47,8 @@ def resolve_mapping(
     same = student_obs.same_as(teacher.card.observation_space) and student_action.same_as(teacher.card.action_space)
     if same and mapping is None:
         return Mapping.identity(student_obs), 0
-    try:
-        from rltransfer.selection import find_mapping
-    except ImportError as exc:
-        raise IncompatibleSpacesError(
-            f"teacher {teacher.name} ({teacher.card.observation_space.describe()} → "
-            f"{teacher.card.action_space.describe()}) does not share the target's spaces and the mapping search "
-            "(rltransfer.selection) is not available",
-            fix="give a mapping with --mapping FILE.yaml (Mapping.to_dict layout)",
-        ) from exc
+    from rltransfer.selection import find_mapping
+
     budget = 1000
     return find_mapping(teacher, env, seed=seed, budget=budget), budget
 
@@ -128,15 +122,11 @@ def rollout(env: gym.Env[Any, Any], act: ActFn, *, steps: int, seed: int, explor
     """States visited in `steps` env steps by `act`, which a random action replaces with prob. `exploration`."""
     rng = np.random.default_rng(seed)
     env.action_space.seed(seed)
-    states = []
-    obs, _ = env.reset(seed=seed)
-    for _ in range(steps):
-        states.append(np.asarray(obs, dtype=np.float32).ravel())
-        action = env.action_space.sample() if rng.random() < exploration else act(obs)
-        obs, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            obs, _ = env.reset()
-    return np.asarray(states, dtype=np.float32)
+
+    def explore(obs: np.ndarray) -> Any:
+        return env.action_space.sample() if rng.random() < exploration else act(obs)
+
+    return evaluation.rollout(env, explore, steps=steps, seed=seed).arrays["obs"].reshape(steps, -1)
 
 
 def recording(act: ActFn, store: list[np.ndarray]) -> ActFn:
