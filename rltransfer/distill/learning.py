@@ -47,8 +47,15 @@ def resolve_mapping(
     same = student_obs.same_as(teacher.card.observation_space) and student_action.same_as(teacher.card.action_space)
     if same and mapping is None:
         return Mapping.identity(student_obs), 0
-    from rltransfer.selection import find_mapping
-
+    try:
+        from rltransfer.selection import find_mapping
+    except ImportError as exc:
+        raise IncompatibleSpacesError(
+            f"teacher {teacher.name} ({teacher.card.observation_space.describe()} → "
+            f"{teacher.card.action_space.describe()}) does not share the target's spaces and the mapping search "
+            "(rltransfer.selection) is not available",
+            fix="give a mapping with --mapping FILE.yaml (Mapping.to_dict layout)",
+        ) from exc
     budget = 1000
     return find_mapping(teacher, env, seed=seed, budget=budget), budget
 

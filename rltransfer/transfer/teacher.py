@@ -43,9 +43,15 @@ def _spaces_match(teacher: Teacher, observation_space: gym.Space[Any], action_sp
 
 
 def _find_mapping(teacher: Teacher, env: gym.Env[Any, Any], *, seed: int) -> Mapping:
-    from rltransfer.selection import find_mapping  # loaded only when a mapping must be searched
-
-    return find_mapping(teacher, env, seed=seed, budget=2000)
+    try:
+        from rltransfer import selection  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise IncompatibleSpacesError(
+            f"the spaces of teacher {teacher.name} differ from the target's and no mapping was given",
+            fix="pass --mapping YAML (rltransfer.selection, which finds mappings, is not installed)",
+        ) from exc
+    mapping: Mapping = selection.find_mapping(teacher, env, seed=seed, budget=2000)
+    return mapping
 
 
 def resolve_teacher(
