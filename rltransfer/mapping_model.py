@@ -143,14 +143,19 @@ class SourceModel:
         return (obs - self.mean) / self.std
 
 
+def reference_rows(transitions: dict[str, np.ndarray]) -> np.ndarray:
+    """Mask of the stored rows that set the source's scale: the random-policy rows, all rows if ≤ 10 of them."""
+    random_rows = np.asarray(transitions["source"] == 0)
+    return random_rows if random_rows.sum() > 10 else np.ones_like(random_rows)
+
+
 def fit_source_model(
     transitions: dict[str, np.ndarray], action_space: gym.Space[Any], *, seed: int, ridge: float = 1e-2
 ) -> SourceModel:
     """Fit the one-step model on all stored source rows; its held-out normalized error is kept."""
     obs = transitions["obs"].astype(np.float64).reshape(len(transitions["obs"]), -1)
     next_obs = transitions["next_obs"].astype(np.float64).reshape(len(obs), -1)
-    random_rows = transitions["source"] == 0
-    reference = obs[random_rows] if random_rows.sum() > 10 else obs
+    reference = obs[reference_rows(transitions)]
     mean, std = reference.mean(axis=0), reference.std(axis=0)
     std = np.where(std > 1e-8, std, np.maximum(obs.std(axis=0), 1e-8))
     z, dz = (obs - mean) / std, (next_obs - obs) / std

@@ -75,6 +75,7 @@ from scipy.stats import wasserstein_distance
 from rltransfer.errors import ConfigError, RLTransferError, UnknownTeacherError
 from rltransfer.evaluation import policy_act
 from rltransfer.mapping import MappedTeacher, Mapping, ObsMap
+from rltransfer.mapping_model import reference_rows
 from rltransfer.mapping_search import (
     Candidate,
     MappingSearch,
@@ -304,8 +305,7 @@ def _distribution_overlap(
     model: SourceModel, transitions: dict[str, np.ndarray], obs_map: ObsMap, target: Rollouts
 ) -> float:
     """exp(−mean W₁) between source and mapped target states, in teacher std units (matched dims)."""
-    rows = transitions["source"] == 0
-    source_z = model.standardize(transitions["obs"][rows if rows.sum() > 10 else slice(None)].astype(np.float64))
+    source_z = model.standardize(transitions["obs"][reference_rows(transitions)].astype(np.float64))
     target_z = model.standardize(obs_map.apply(target.obs).astype(np.float64))
     distances = [
         wasserstein_distance(source_z[:, j], target_z[:, j]) if index >= 0 else 1.0
@@ -355,8 +355,7 @@ def _assess(teacher: Teacher, target: _Target, *, allowance: int, seed: int, epi
         model = None
     else:
         model = fit_source_model(transitions, teacher.action_space, seed=seed)
-        rows = transitions["source"] == 0
-        rows = rows if rows.sum() > 10 else np.ones_like(rows)
+        rows = reference_rows(transitions)
         source_stats = dim_stats(
             transitions["obs"][rows].astype(np.float64).reshape(int(rows.sum()), -1),
             transitions["next_obs"][rows].astype(np.float64).reshape(int(rows.sum()), -1),
