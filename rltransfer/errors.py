@@ -61,11 +61,25 @@ class ConfigError(RLTransferError):
     """A configuration value out of its allowed range."""
 
 
+class EntryNameError(ConfigError):
+    """A zoo entry name that is not a plain folder name (empty, a path, or odd characters)."""
+
+
 class OutputError(RLTransferError):
     """An output location that cannot be written (full disk, permissions, existing run)."""
 
 
 class GateFailedError(RLTransferError):
     """A distilled student that did not pass the deployment gate."""
+
+    exit_code = 1
+
+
+class BrokenTeacherWarning(UserWarning):
+    """A teacher skipped by `zoo list` or `rank` because its card or weights do not load."""
+
+
+class RunFailedError(RLTransferError):
+    """A run that failed while it ran: an env that raised or returned NaN/inf, or a crash (traceback in error.txt)."""
 
     exit_code = 1

@@ -16,7 +16,8 @@ from typing import Any
 from rltransfer.errors import OutputError
 
 
-def _output_error(path: Path, exc: OSError) -> OutputError:
+def output_error(path: Path, exc: OSError) -> OutputError:
+    """The OutputError of an OSError while writing `path` (disk full, permissions, other)."""
     if exc.errno == errno.ENOSPC:
         return OutputError(f"disk full while writing {path}", fix="free some space and run again")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -40,7 +41,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         if tmp_name:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
-        raise _output_error(target, exc) from exc
+        raise output_error(target, exc) from exc
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -48,15 +49,31 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Write JSON (indented, sorted keys, trailing newline) atomically."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float (NaN, ±inf) replaced by None, so it is strict JSON (null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def strict_json(data: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """Strict JSON text of `data` (NaN and infinities as null, never the non-standard `NaN`)."""
+    return json.dumps(json_safe(data), indent=indent, sort_keys=sort_keys, allow_nan=False)
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any, *, sort_keys: bool = True) -> None:
+    """Write strict JSON (indented, sorted keys unless told otherwise, trailing newline) atomically."""
+    atomic_write_text(path, strict_json(data, indent=2, sort_keys=sort_keys) + "\n")
 
 
 def append_json_line(path: str | os.PathLike[str], row: dict[str, Any]) -> None:
-    """Append one JSON object as one line of a JSON Lines file (decisions.jsonl)."""
+    """Append one JSON object as one line of a JSON Lines file (decisions.jsonl), strict JSON."""
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(row) + "\n")
+        handle.write(strict_json(row) + "\n")
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -81,7 +98,7 @@ def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = False) -
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; a deployed folder gets normal permissions
     except OSError as exc:
-        raise _output_error(target, exc) from exc
+        raise output_error(target, exc) from exc
     try:
         yield staging
         if target.exists():
@@ -94,7 +111,7 @@ def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = False) -
             os.replace(staging, target)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise _output_error(target, exc) from exc
+        raise output_error(target, exc) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
+import numpy as np
 
 import envs  # noqa: F401  (registers the rltransfer/ ids)
-from rltransfer.errors import EnvKwargsError, RLTransferError, UnknownEnvError
+from rltransfer.errors import EnvKwargsError, RLTransferError, RunFailedError, UnknownEnvError
 from rltransfer.registry import suggest
 
 
@@ -75,6 +76,74 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, **make_kwarg
             f"{env_id} rejected its kwargs {env_kwargs} ({exc})",
             fix="check the kwarg names with `rltransfer envs` or the environment's docs",
         ) from exc
+    except Exception as exc:  # an env's constructor may raise anything on a bad value
+        what = f"with kwargs {env_kwargs}" if env_kwargs else "without kwargs"
+        raise EnvKwargsError(
+            f"{env_id} cannot be made {what}: {_first_line(exc)}",
+            fix="check the kwarg values with `rltransfer envs` or the environment's docs",
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+class GuardedEnv(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
+    """Turn an env's exceptions and NaN/inf observations or rewards into one clear RunFailedError.
+
+    The per-env counterpart of SB3's VecCheckNan: the error names the env, the step and the field,
+    instead of a traceback from deep inside the algorithm (or silently NaN weights).
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], env_id: str = "") -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, env_id=env_id)
+        gym.Wrapper.__init__(self, env)
+        self.env_id = env_id or (env.spec.id if env.spec is not None else type(env.unwrapped).__name__)
+        self.steps = 0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset, then check the first observation."""
+        try:
+            obs, info = self.env.reset(**kwargs)
+        except RLTransferError:
+            raise
+        except Exception as exc:
+            raise self._raised("reset()", exc) from exc
+        self._check(obs, "observation", "reset()")
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step, then check the observation and the reward."""
+        try:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+        except RLTransferError:
+            raise
+        except Exception as exc:
+            raise self._raised(f"step() at step {self.steps + 1}", exc) from exc
+        self.steps += 1
+        where = f"step {self.steps}"
+        self._check(obs, "observation", where)
+        self._check(reward, "reward", where)
+        return obs, reward, terminated, truncated, info
+
+    def _raised(self, where: str, exc: Exception) -> RunFailedError:
+        return RunFailedError(
+            f"environment {self.env_id} raised {_first_line(exc)} in {where}",
+            fix="fix the environment or its --env-kwargs, then run the same command again",
+        )
+
+    def _check(self, value: Any, field: str, where: str) -> None:
+        parts = value.values() if isinstance(value, dict) else [value]
+        for part in parts:
+            array = np.asarray(part)
+            if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+                bad = "NaN" if np.any(np.isnan(array)) else "inf"
+                raise RunFailedError(
+                    f"environment {self.env_id} returned {bad} in its {field} at {where}",
+                    fix="fix the environment (or its --env-kwargs) so that observations and rewards stay finite, "
+                    "then run the same command again",
+                )
 
 
 def env_family(env_id: str) -> str:

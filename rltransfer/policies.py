@@ -21,7 +21,7 @@ from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
-from rltransfer.errors import CardFormatError
+from rltransfer.errors import CardFormatError, IncompatibleSpacesError
 from rltransfer.registry import lookup
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3}
@@ -57,6 +57,27 @@ _PLAIN_KWARGS = {
     "share_features_extractor",
     "normalize_images",
 }
+
+
+ACTION_SPACES: dict[str, tuple[type[gym.Space[Any]], ...]] = {
+    "ppo": (gym.spaces.Box, gym.spaces.Discrete),
+    "a2c": (gym.spaces.Box, gym.spaces.Discrete),
+    "dqn": (gym.spaces.Discrete,),
+    "sac": (gym.spaces.Box,),
+    "td3": (gym.spaces.Box,),
+}
+"""Action spaces each algorithm can act in (of the Box and Discrete spaces rltransfer handles)."""
+
+
+def check_action_space(algo: str, space: gym.Space[Any], *, env_id: str) -> None:
+    """IncompatibleSpacesError when `algo` cannot act in `space`, naming the algorithms that can."""
+    if isinstance(space, ACTION_SPACES[algo.lower()]):
+        return
+    fits = [name for name, kinds in ACTION_SPACES.items() if isinstance(space, kinds)]
+    raise IncompatibleSpacesError(
+        f"{algo} cannot act in the action space {space} of {env_id}",
+        fix=f"use --algo {' or '.join(fits)}" if fits else "wrap the environment so its actions are Box or Discrete",
+    )
 
 
 def algo_class(name: str) -> type[BaseAlgorithm]:

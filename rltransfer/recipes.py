@@ -18,7 +18,7 @@ from rltransfer.hyperparams import algo_kwargs
 from rltransfer.make import check_env_id, env_family, make_env
 from rltransfer.policies import ALGOS, algo_class, decode_policy_kwargs
 from rltransfer.spaces import SpaceSignature
-from rltransfer.zoo import TeacherCard, save_teacher
+from rltransfer.zoo import TeacherCard, save_teacher, validate_entry_name
 
 _FIELDS = {
     "name",
@@ -80,8 +80,7 @@ class Recipe:
                 f"recipe {self.name}: n_timesteps, n_envs and eval_episodes must be positive",
                 fix="fix the numbers in the YAML",
             )
-        if not self.name or "/" in self.name or self.name.startswith("."):
-            raise RecipeError(f'recipe name "{self.name}" is not a folder name', fix="use e.g. cartpole-ppo")
+        validate_entry_name(self.name, what="recipe name")
 
 
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:

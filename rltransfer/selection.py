@@ -97,7 +97,7 @@ from rltransfer.probes import (
     zero_shot,
 )
 from rltransfer.spaces import SpaceSignature
-from rltransfer.zoo import Teacher, list_teacher_names, load_teacher
+from rltransfer.zoo import Teacher, list_teacher_names, load_teacher, load_teachers
 
 DEFAULT_BUDGET = 1000
 """Target env steps a whole ranking may spend (random rollouts + zero-shot probes). Lowered from 2000:
@@ -546,7 +546,7 @@ def rank_teachers(
             f"no teachers in zoo {zoo if zoo is not None else 'default'}",
             fix="pass --zoo DIR, or train teachers with `rltransfer zoo train`",
         )
-    loaded = [load_teacher(name, zoo) for name in names]
+    loaded = [load_teacher(name, zoo) for name in names] if teachers is not None else load_teachers(zoo)
     try:
         started = time.time()
         bridgeable = [

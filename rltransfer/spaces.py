@@ -26,6 +26,24 @@ def _decode_bound(value: float | str) -> float:
     return float(value)
 
 
+_ACTION_FIX = (
+    "wrap the environment in a gymnasium.ActionWrapper whose action_space is Discrete(N) (one action per "
+    "combination, decoded in action()) or a Box"
+)
+_OBSERVATION_FIX = "wrap the environment with gymnasium.wrappers.FlattenObservation (observations become a Box)"
+
+
+def unsupported_space_fix(space: gym.Space[Any], *, role: str = "") -> str:
+    """The wrapper that makes `space` a Box or Discrete: FlattenObservation only fits observations."""
+    if role == "action":
+        return _ACTION_FIX
+    if role == "observation":
+        return _OBSERVATION_FIX
+    if isinstance(space, (gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
+        return f"for observations, {_OBSERVATION_FIX}; for actions, {_ACTION_FIX}"
+    return _OBSERVATION_FIX
+
+
 @dataclass(kw_only=True, frozen=True)
 class SpaceSignature:
     """What a space is, without the space object.
@@ -47,8 +65,11 @@ class SpaceSignature:
     dtype: str = "float32"
 
     @classmethod
-    def of(cls, space: gym.Space[Any]) -> SpaceSignature:
-        """Describe a Gymnasium space; unsupported kinds raise IncompatibleSpacesError."""
+    def of(cls, space: gym.Space[Any], *, role: str = "") -> SpaceSignature:
+        """Describe a Gymnasium space; unsupported kinds raise IncompatibleSpacesError.
+
+        `role` ("observation" or "action") names the space in the error and picks the wrapper it suggests.
+        """
         if isinstance(space, gym.spaces.Discrete):
             return cls(kind="discrete", shape=(), n=int(space.n), dtype=str(space.dtype))
         if isinstance(space, gym.spaces.Box):
@@ -60,8 +81,8 @@ class SpaceSignature:
                 dtype=str(space.dtype),
             )
         raise IncompatibleSpacesError(
-            f"space {space} is not supported (only Box and Discrete)",
-            fix="wrap the environment, e.g. with gymnasium.wrappers.FlattenObservation",
+            f"{role + ' ' if role else ''}space {space} is not supported (only Box and Discrete)",
+            fix=unsupported_space_fix(space, role=role),
         )
 
     @property

@@ -3,14 +3,21 @@
 A run folder holds `config.json` (resolved), `command.txt`, `episodes.csv` (timesteps,return,length
 per finished training episode), `decisions.jsonl` (transfer decisions), `tb/` (TensorBoard events),
 `student/` (the final student as a zoo teacher) and, last, `result.json`, whose presence marks the
-run as finished.
+run as finished. A run that fails writes `error.txt` (the one-line error, then the traceback) instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import fcntl
 import json
+import os
+import shutil
 import time
+import traceback
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +25,38 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from rltransfer.errors import ConfigError, OutputError
-from rltransfer.io import atomic_write_json, atomic_write_text
-from rltransfer.policies import ALGOS, algo_class
+from rltransfer.errors import ConfigError, OutputError, RLTransferError, RunFailedError
+from rltransfer.hyperparams import check_hyperparams, check_policy_kwargs
+from rltransfer.io import atomic_write_json, atomic_write_text, output_error
+from rltransfer.make import GuardedEnv, make_env
+from rltransfer.policies import ALGOS, algo_class, check_action_space
+from rltransfer.spaces import SpaceSignature
+from rltransfer.transfer.checkpoint import has_checkpoint
 
 RESULT_FILE = "result.json"
 EPISODES_FILE = "episodes.csv"
 DECISIONS_FILE = "decisions.jsonl"
+ERROR_FILE = "error.txt"
+CONFIG_FILE = "config.json"
 STUDENT_EVAL_EPISODES = 5
+MAX_TIMESTEPS = 10**10
+"""Most environment steps one run may ask for (10 billion: days of training even for the fastest envs)."""
+MAX_N_ENVS = 1024
+"""Most parallel training environments of one run (each is a Python object stepped in this process)."""
+MAX_SEED = 2**31 - 1 - MAX_N_ENVS
+"""Largest seed: numpy takes seeds below 2**32, and env k of a run is seeded with seed + k."""
+RUN_ENTRIES = (
+    CONFIG_FILE,
+    "command.txt",
+    EPISODES_FILE,
+    DECISIONS_FILE,
+    RESULT_FILE,
+    ERROR_FILE,
+    "tb",
+    "checkpoint",
+    "student",
+)
+"""What a run writes into its folder (plus hidden temporary siblings of these while writing)."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -66,10 +97,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.algo.lower() not in ALGOS:
             algo_class(self.algo)
-        if self.total_timesteps <= 0:
-            raise ConfigError(f"total_timesteps must be positive, got {self.total_timesteps}", fix="pass --steps N")
-        if self.n_envs is not None and self.n_envs <= 0:
-            raise ConfigError(f"n_envs must be positive, got {self.n_envs}", fix="pass a positive n_envs")
+        if not 0 < self.total_timesteps <= MAX_TIMESTEPS:
+            raise ConfigError(
+                f"--steps must be in [1, {MAX_TIMESTEPS:.0e}], got {self.total_timesteps}", fix="pass --steps N"
+            )
+        if self.n_envs is not None and not 0 < self.n_envs <= MAX_N_ENVS:
+            raise ConfigError(
+                f"n_envs must be in [1, {MAX_N_ENVS}], got {self.n_envs}", fix=f"pass --n-envs N with N <= {MAX_N_ENVS}"
+            )
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be in [0, {MAX_SEED}], got {self.seed}", fix="pass --seed K, e.g. 0")
+        check_hyperparams(self.algo, self.hyperparams)
+        check_policy_kwargs(self.policy_kwargs)
         from rltransfer.transfer.config import TransferConfig
         from rltransfer.transfer.methods import method_builder
 
@@ -196,18 +235,120 @@ def finish_run(
         transfer_setup_seconds=transfer_setup_seconds,
         transfer_step_seconds=transfer_step_seconds,
     )
-    atomic_write_text(run_dir / RESULT_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
+    atomic_write_json(run_dir / RESULT_FILE, result.to_dict(), sort_keys=False)
     return result
 
 
 def make_student_env(config: TrainConfig, n_envs: int) -> Any:
-    """The student's vectorised, Monitor-wrapped training environments (seeded from config.seed)."""
+    """The student's vectorised, Monitor-wrapped training environments (seeded from config.seed).
+
+    Each env is guarded: an exception or a NaN/inf observation or reward stops the run with one line.
+    """
     from stable_baselines3.common.env_util import make_vec_env
 
-    from rltransfer.make import check_env_id, make_env
+    from rltransfer.make import check_env_id
 
     check_env_id(config.env_id)
-    return make_vec_env(lambda: make_env(config.env_id, config.env_kwargs), n_envs=n_envs, seed=config.seed)
+    return make_vec_env(
+        lambda: GuardedEnv(make_env(config.env_id, config.env_kwargs), config.env_id), n_envs=n_envs, seed=config.seed
+    )
+
+
+def check_target(config: TrainConfig) -> None:
+    """Before anything is written: the target env can be made and config.algo can act in its spaces."""
+    check_target_env(config.env_id, config.env_kwargs, algo=config.algo)
+
+
+def check_target_env(env_id: str, env_kwargs: dict[str, Any], *, algo: str) -> None:
+    """The env can be made, its spaces are Box or Discrete, and `algo` can act in its action space."""
+    env = make_env(env_id, env_kwargs)
+    try:
+        SpaceSignature.of(env.observation_space, role="observation")
+        SpaceSignature.of(env.action_space, role="action")
+        check_action_space(algo, env.action_space, env_id=env_id)
+    finally:
+        with contextlib.suppress(Exception):
+            env.close()
+
+
+def run_folder_state(run_dir: str | Path) -> str:
+    """What a run folder holds: "empty", "finished", "interrupted", "failed", "unreadable" or "foreign".
+
+    "interrupted" has a checkpoint to resume; "failed" stopped before its first checkpoint (it can be run
+    again); "unreadable" has a config.json that is not a run's; "foreign" holds files that are not a run's.
+    """
+    path = Path(run_dir)
+    if not path.is_dir() or not any(path.iterdir()):
+        return "empty"
+    if is_finished(path):
+        return "finished"
+    if (path / "checkpoint" / "state.json").is_file():
+        return "interrupted"
+    config = path / CONFIG_FILE
+    if config.is_file():
+        try:
+            data = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "unreadable"
+        return "failed" if isinstance(data, dict) and {"env_id", "method", "seed"} <= set(data) else "unreadable"
+    return "failed" if all(_is_run_entry(entry.name) for entry in path.iterdir()) else "foreign"
+
+
+def _is_run_entry(name: str) -> bool:
+    return name in RUN_ENTRIES or any(name.startswith(f".{entry}.") for entry in RUN_ENTRIES)
+
+
+def clear_run_folder(run_dir: str | Path) -> None:
+    """Remove everything a run wrote into `run_dir` (other files are kept): a fresh start."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        return
+    for entry in path.iterdir():
+        if _is_run_entry(entry.name):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def exclusive_run_folder(run_dir: str | Path) -> Iterator[Path]:
+    """Create `run_dir` and hold an exclusive lock on it while the block runs (another process is refused)."""
+    path = Path(run_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise output_error(path, exc) from exc
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise OutputError(
+                f"{path} is in use by another rltransfer process", fix="wait for it to finish, or choose another --out"
+            ) from exc
+        yield path
+    finally:
+        os.close(handle)
+
+
+def write_error(run_dir: Path, line: str) -> None:
+    """Write run_dir/error.txt: the one-line error, then the traceback being handled (best effort)."""
+    with contextlib.suppress(OSError):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / ERROR_FILE).write_text(f"{line}\n\n{traceback.format_exc()}", encoding="utf-8")
+
+
+def read_error(run_dir: str | Path) -> str:
+    """The one-line error a failed run left in error.txt ("" when there is none)."""
+    path = Path(run_dir) / ERROR_FILE
+    try:
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return ""
+    if not lines:
+        return ""
+    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
 
 
 def resolve_settings(config: TrainConfig) -> dict[str, Any]:
@@ -221,16 +362,6 @@ def resolve_settings(config: TrainConfig) -> dict[str, Any]:
     if config.n_envs is not None:
         settings["n_envs"] = config.n_envs
     return settings
-
-
-def _clear_outputs(run_path: Path) -> None:
-    """Remove what an earlier, unfinished attempt left in the run folder (a fresh start)."""
-    import shutil
-
-    for name in (EPISODES_FILE, DECISIONS_FILE, RESULT_FILE):
-        (run_path / name).unlink(missing_ok=True)
-    for name in ("tb", "checkpoint", "student"):
-        shutil.rmtree(run_path / name, ignore_errors=True)
 
 
 def save_student(model: Any, config: TrainConfig, run_path: Path, *, teacher: str | None) -> None:
@@ -276,29 +407,62 @@ def train_student(
 
     Ctrl-C (KeyboardInterrupt) saves run_dir/checkpoint and re-raises; `resume=True` restores the
     checkpoint and continues to the same total_timesteps, appending to episodes.csv and decisions.jsonl.
+    Any other failure writes run_dir/error.txt and raises an RLTransferError: the env's or the run's
+    own, OutputError for a full disk, RunFailedError (exit 1) for a crash.
     """
+    run_path = Path(run_dir)
+    if resume:
+        if not has_checkpoint(run_path):
+            raise OutputError(
+                f"nothing to resume in {run_path} (no checkpoint: the run stopped before its first one)",
+                fix="run the same command without --resume to start it again",
+            )
+        saved = json.loads((run_path / CONFIG_FILE).read_text(encoding="utf-8"))
+        if saved != json.loads(json.dumps(config.to_dict())):
+            raise ConfigError(
+                f"the settings differ from those of the run in {run_path}",
+                fix="resume with the same arguments, or add --overwrite to start again with the new ones",
+            )
+    try:
+        return _train_student(config, run_path, progress_bar=progress_bar, command=command, resume=resume)
+    except RLTransferError as exc:
+        write_error(run_path, exc.line())
+        raise
+    except OSError as exc:
+        error = output_error(run_path, exc) if exc.errno == errno.ENOSPC else None
+        line = error.line() if error else _crash_line(exc, run_path)
+        write_error(run_path, line)
+        if error:
+            raise error from exc
+        raise RunFailedError(line.partition(" — ")[0], fix=line.partition(" — ")[2]) from exc
+    except Exception as exc:  # a crash inside SB3, torch or an env: one line here, the traceback in error.txt
+        line = _crash_line(exc, run_path)
+        write_error(run_path, line)
+        raise RunFailedError(line.partition(" — ")[0], fix=line.partition(" — ")[2]) from exc
+
+
+def _crash_line(exc: BaseException, run_path: Path) -> str:
+    text = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return (
+        f"the run crashed ({what}) — the traceback is in {run_path / ERROR_FILE}; fix the cause and run the same "
+        "command again (the folder is reused)"
+    )
+
+
+def _train_student(config: TrainConfig, run_path: Path, *, progress_bar: bool, command: str, resume: bool) -> RunResult:
     import torch
 
     from rltransfer.hyperparams import algo_kwargs
     from rltransfer.policies import decode_policy_kwargs
     from rltransfer.transfer.algorithms import env_factory_of
-    from rltransfer.transfer.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+    from rltransfer.transfer.checkpoint import load_checkpoint, save_checkpoint
     from rltransfer.transfer.methods import MethodContext, method_builder
 
     builder = method_builder(config.method)
-    run_path = Path(run_dir)
     started = time.time()
-    if resume:
-        if not has_checkpoint(run_path):
-            raise OutputError(f"nothing to resume in {run_path} (no checkpoint)", fix="run again without --resume")
-        saved = json.loads((run_path / "config.json").read_text(encoding="utf-8"))
-        if saved != json.loads(json.dumps(config.to_dict())):
-            raise ConfigError(
-                f"the settings differ from those of the run in {run_path}",
-                fix="resume with the same arguments, or choose another --out",
-            )
-    else:
-        _clear_outputs(run_path)
+    if not resume:
+        clear_run_folder(run_path)
         write_run_header(run_path, config, command or f"train_student({config})")
     torch.manual_seed(config.seed)
     settings = resolve_settings(config)
@@ -349,14 +513,13 @@ def train_student(
     result = finish_run(
         run_path,
         config,
-        recorder.returns,
+        # the whole episodes.csv: after a resume the recorder holds only this session's episodes
+        [float(r) for r in read_episodes(run_path)[:, 1]],
         started,
         transfer_env_steps=engine.extra_env_steps if engine else 0,
         learn_seconds=learn_seconds,
         transfer_setup_seconds=engine.setup_seconds if engine else 0.0,
         transfer_step_seconds=engine.transfer_seconds(model) if engine else 0.0,
     )
-    import shutil
-
     shutil.rmtree(run_path / "checkpoint", ignore_errors=True)
     return result

@@ -12,6 +12,8 @@ import io
 import json
 import os
 import platform
+import re
+import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,9 +27,19 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from stable_baselines3.common.policies import BasePolicy
 
-from rltransfer.errors import CardFormatError, ChecksumError, ForeignFileError, UnknownTeacherError
-from rltransfer.io import atomic_directory
-from rltransfer.policies import build_policy, encode_policy_kwargs
+from rltransfer.card_checks import check_card_fields, check_policy_kwargs, check_signature, check_weights_fit_card
+from rltransfer.errors import (
+    BrokenTeacherWarning,
+    CardFormatError,
+    ChecksumError,
+    EntryNameError,
+    ForeignFileError,
+    RLTransferError,
+    UnknownTeacherError,
+)
+from rltransfer.io import atomic_directory, strict_json
+from rltransfer.make import make_env
+from rltransfer.policies import POLICY_CLASSES, build_policy, decode_policy_kwargs, encode_policy_kwargs
 from rltransfer.registry import suggest
 from rltransfer.spaces import SpaceSignature
 
@@ -36,6 +48,24 @@ CARD_FILE = "card.json"
 WEIGHTS_FILE = "policy.safetensors"
 TRANSITIONS_FILE = "transitions.npz"
 TRANSITION_KEYS = ("obs", "actions", "rewards", "next_obs", "terminated", "source")
+WEIGHTS_METADATA_FORMAT = "rltransfer-teacher"
+_ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_ALGO_NAMES = frozenset(POLICY_CLASSES)
+
+
+def validate_entry_name(name: object, *, what: str = "teacher name") -> str:
+    r"""Return `name` if it is a plain zoo folder name, never a path; else raise EntryNameError.
+
+    Letters, digits and ``. _ + -``, starting with a letter or digit, at most 128 characters: no
+    "", ".", "..", "/", "\", absolute paths or hidden names (the zoo's own staging folders are hidden).
+    """
+    if not isinstance(name, str) or not _ENTRY_NAME.fullmatch(name):
+        raise EntryNameError(
+            f"{what} {name!r:.80} is not a plain folder name",
+            fix="use letters, digits and . _ + - only, starting with a letter or digit (e.g. cartpole-ppo)",
+        )
+    return name
 
 
 def default_zoo() -> Path:
@@ -121,7 +151,8 @@ class TeacherCard:
     @property
     def eval_mean(self) -> float:
         """Mean evaluation return on the source task (nan when not evaluated)."""
-        return float(self.evaluation.get("mean", float("nan")))
+        mean = self.evaluation.get("mean")
+        return float(mean) if mean is not None else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -143,16 +174,28 @@ class TeacherCard:
                 f"{where} has format version {version}, newer than this rltransfer reads ({FORMAT_VERSION})",
                 fix="upgrade rltransfer (pip install -U rltransfer)",
             )
+        check_card_fields(data, where=where)
         known = {f for f in cls.__dataclass_fields__}
         values = {key: value for key, value in data.items() if key in known}
         try:
             values["observation_space"] = SpaceSignature.from_dict(data["observation_space"])
             values["action_space"] = SpaceSignature.from_dict(data["action_space"])
             card = cls(**values)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, OverflowError) as exc:
             raise CardFormatError(f"{where} is missing or has a wrong field ({exc})", fix="restore the card") from exc
         if not card.weights_sha256:
             raise CardFormatError(f"{where} has no weights_sha256", fix="restore the card")
+        try:
+            validate_entry_name(card.name, what="name")
+            # decode → encode: an unknown activation or a kwarg a card cannot hold raises here
+            encode_policy_kwargs(decode_policy_kwargs(card.policy_kwargs))
+        except RLTransferError as exc:
+            raise CardFormatError(f"{where}: {exc.problem}", fix=exc.fix or "restore the card") from exc
+        check_signature(card.observation_space, where=where, role="observation_space")
+        check_signature(card.action_space, where=where, role="action_space")
+        if card.algo.lower() not in _ALGO_NAMES:
+            raise CardFormatError(f'{where}: unknown algo "{card.algo}"', fix=f"use one of {sorted(_ALGO_NAMES)}")
+        check_policy_kwargs(card.algo.lower(), card.policy_kwargs, card.action_space.kind, where=where)
         return card
 
 
@@ -194,8 +237,22 @@ class Teacher:
                 f"{path} does not match the sha256 on its card (tampered or corrupt)",
                 fix=f"restore {path} or re-create the teacher with `rltransfer zoo train`",
             )
-        with np.load(path, allow_pickle=False) as data:
-            return {key: np.asarray(data[key]) for key in data.files}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: np.asarray(data[key]) for key in data.files}
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            raise ChecksumError(
+                f"{path} is not a transitions file of plain arrays ({str(exc).splitlines()[0] if str(exc) else exc!r})",
+                fix=f"restore {path} or re-create the teacher with `rltransfer zoo train`",
+            ) from exc
+        missing = [key for key in TRANSITION_KEYS if key not in arrays]
+        lengths = {len(arrays[key]) if arrays[key].ndim else -1 for key in TRANSITION_KEYS if key in arrays}
+        if missing or len(lengths) != 1:
+            raise ChecksumError(
+                f"{path} lacks {missing} or holds arrays of different lengths",
+                fix=f"restore {path} or re-create the teacher with `rltransfer zoo train`",
+            )
+        return arrays
 
     def __repr__(self) -> str:
         return f"Teacher({self.card.name!r}, {self.card.algo} on {self.card.env_id})"
@@ -238,15 +295,21 @@ def list_teacher_names(zoo: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(p.name for p in zoo_dir.iterdir() if (p / CARD_FILE).is_file())
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_card(folder: Path) -> TeacherCard:
     """Read and validate a folder's card.json (not the weights)."""
     path = folder / CARD_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
     except FileNotFoundError as exc:
         raise CardFormatError(f"{path} is missing", fix="give a teacher folder with card.json") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise CardFormatError(f"{path} is not valid JSON ({exc})", fix="restore the card") from exc
+    except ValueError as exc:  # NaN/Infinity: a card is strict JSON
+        raise CardFormatError(f"{path} is not strict JSON ({exc})", fix="restore the card") from exc
     return TeacherCard.from_dict(data, where=str(path))
 
 
@@ -265,12 +328,27 @@ def load_teacher(name_or_path: str | os.PathLike[str], zoo: str | os.PathLike[st
             fix=f"restore the file or re-create the teacher with `rltransfer zoo train` ({card.name})",
         )
     try:
-        state = load_safetensors(raw)
+        state = load_safetensors(raw)  # allocates no more than the file holds
     except (SafetensorError, ValueError) as exc:
         raise ForeignFileError(f"{weights_path} is not a safetensors file ({exc})", fix="restore it") from exc
-    policy = build_policy(
-        card.algo, card.observation_space.to_space(), card.action_space.to_space(), card.policy_kwargs
+    shapes = {key: tuple(tensor.shape) for key, tensor in state.items()}
+    check_weights_fit_card(
+        card.algo.lower(),
+        card.policy_kwargs,
+        card.observation_space,
+        card.action_space,
+        shapes,
+        where=str(weights_path),
     )
+    try:
+        policy = build_policy(
+            card.algo, card.observation_space.to_space(), card.action_space.to_space(), card.policy_kwargs
+        )
+    except (TypeError, ValueError, AssertionError, AttributeError, RuntimeError) as exc:
+        raise CardFormatError(
+            f"the policy on card {folder / CARD_FILE} cannot be built ({type(exc).__name__}: {exc})",
+            fix="restore the card, or re-create the teacher with `rltransfer zoo train`",
+        ) from exc
     try:
         policy.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -289,18 +367,20 @@ def save_teacher(
     transitions: dict[str, np.ndarray] | None = None,
     overwrite: bool = False,
 ) -> TeacherCard:
-    """Write a teacher folder atomically; return the card with checksums filled in."""
+    """Write a teacher folder atomically; return the card with checksums filled in.
+
+    The same weights and transitions always give the same bytes, so the sha256 on the card is
+    reproducible; card.json is strict JSON (non-finite numbers become null).
+    """
+    validate_entry_name(card.name)
     state = {key: value.detach().cpu().contiguous() for key, value in policy.state_dict().items()}
-    weights = save_safetensors(state, metadata={"format": "rltransfer-teacher", "algo": card.algo})
+    weights = weights_bytes(state, metadata={"format": WEIGHTS_METADATA_FORMAT, "algo": card.algo})
     transitions_bytes = None
     if transitions is not None:
         missing = set(TRANSITION_KEYS) - set(transitions)
         if missing:
             raise CardFormatError(f"transitions lack {sorted(missing)}", fix=f"give {TRANSITION_KEYS}")
-        buffer = io.BytesIO()
-        arrays: dict[str, Any] = {key: np.asarray(transitions[key]) for key in TRANSITION_KEYS}
-        np.savez_compressed(buffer, **arrays)
-        transitions_bytes = buffer.getvalue()
+        transitions_bytes = transitions_npz_bytes({key: np.asarray(transitions[key]) for key in TRANSITION_KEYS})
     card = replace(
         card,
         weights_sha256=hashlib.sha256(weights).hexdigest(),
@@ -313,14 +393,82 @@ def save_teacher(
         (staging / WEIGHTS_FILE).write_bytes(weights)
         if transitions_bytes is not None:
             (staging / TRANSITIONS_FILE).write_bytes(transitions_bytes)
-        (staging / CARD_FILE).write_text(json.dumps(card.to_dict(), indent=2, allow_nan=False) + "\n")
+        (staging / CARD_FILE).write_text(strict_json(card.to_dict(), indent=2) + "\n")
     return card
 
 
+def weights_bytes(state: dict[str, torch.Tensor], *, metadata: dict[str, str]) -> bytes:
+    """The safetensors bytes of `state` with a sorted header: the same weights always give the same bytes.
+
+    safetensors itself writes the metadata in hash-map order, which differs from call to call.
+    """
+    raw = save_safetensors(state, metadata=metadata)
+    size = int.from_bytes(raw[:8], "little")
+    header = json.dumps(json.loads(raw[8 : 8 + size]), sort_keys=True, separators=(",", ":")).encode("utf-8")
+    header += b" " * (-len(header) % 8)  # safetensors aligns the data to 8 bytes
+    return len(header).to_bytes(8, "little") + header + raw[8 + size :]
+
+
+def transitions_npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """A compressed .npz of plain arrays with fixed zip timestamps (np.savez stamps the current time)."""
+    buffer = io.BytesIO()
+    try:
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for key, array in arrays.items():
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, "w", force_zip64=True) as handle:
+                    np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
+    except ValueError as exc:  # object arrays: nothing is ever pickled into a teacher
+        raise CardFormatError(f"transitions hold a non-numeric array ({exc})", fix="give numeric arrays") from exc
+    return buffer.getvalue()
+
+
+def _warn_broken(name: str, exc: RLTransferError) -> None:
+    warnings.warn(
+        f"skipped teacher {name}: {exc.problem} — {exc.fix or 'restore it'} "
+        "(`rltransfer zoo verify` lists every problem)",
+        BrokenTeacherWarning,
+        stacklevel=3,
+    )
+
+
 def list_cards(zoo: str | os.PathLike[str] | None = None) -> list[TeacherCard]:
-    """Cards of every teacher in a zoo (cards only; weights are checked by verify_zoo)."""
+    """Cards of every teacher in a zoo (cards only; weights are checked by verify_zoo).
+
+    A card that does not parse is skipped with a BrokenTeacherWarning naming it.
+    """
     zoo_dir = Path(zoo) if zoo is not None else default_zoo()
-    return [read_card(zoo_dir / name) for name in list_teacher_names(zoo_dir)]
+    cards = []
+    for name in list_teacher_names(zoo_dir):
+        try:
+            cards.append(read_card(zoo_dir / name))
+        except RLTransferError as exc:
+            _warn_broken(name, exc)
+    return cards
+
+
+def load_teachers(zoo: str | os.PathLike[str] | None = None) -> list[Teacher]:
+    """Every teacher of a zoo that loads; each broken one is skipped with a BrokenTeacherWarning.
+
+    Raises UnknownTeacherError when the zoo has teachers but none of them loads.
+    """
+    zoo_dir = Path(zoo) if zoo is not None else default_zoo()
+    names = list_teacher_names(zoo_dir)
+    teachers = []
+    for name in names:
+        try:
+            teacher = load_teacher(zoo_dir / name)
+            teacher.load_transitions()  # checksum and format, so that a later read cannot fail
+            teachers.append(teacher)
+        except RLTransferError as exc:
+            _warn_broken(name, exc)
+    if names and not teachers:
+        raise UnknownTeacherError(
+            f"none of the {len(names)} teachers in zoo {zoo_dir} loads",
+            fix="run `rltransfer zoo verify` and restore or re-train them",
+        )
+    return teachers
 
 
 @dataclass(frozen=True)
@@ -333,16 +481,48 @@ class VerifyResult:
 
 
 def verify_zoo(zoo: str | os.PathLike[str] | None = None) -> list[VerifyResult]:
-    """Check every card, checksum and architecture in a zoo; never raises for a bad teacher."""
-    from rltransfer.errors import RLTransferError
+    """Check every card, checksum and architecture in a zoo, and that each card's env has its spaces.
 
+    Never raises for a bad teacher.
+    """
     zoo_dir = Path(zoo) if zoo is not None else default_zoo()
     results = []
     for name in list_teacher_names(zoo_dir):
         try:
             teacher = load_teacher(zoo_dir / name)
+            if teacher.card.transitions_sha256 is not None and not (teacher.path / TRANSITIONS_FILE).is_file():
+                raise ChecksumError(
+                    f"{teacher.path / TRANSITIONS_FILE} is missing although its card has its sha256",
+                    fix="restore the file or re-create the teacher with `rltransfer zoo train`",
+                )
             teacher.load_transitions()
+            _check_env_matches(teacher.card)
             results.append(VerifyResult(name, True))
         except RLTransferError as exc:
             results.append(VerifyResult(name, False, exc.line()))
     return results
+
+
+def _check_env_matches(card: TeacherCard) -> None:
+    """The card's env_id (with its env_kwargs) has the spaces the card claims."""
+    try:
+        env = make_env(card.env_id, card.env_kwargs)
+    except RLTransferError:
+        raise
+    except Exception as exc:  # the env's own constructor, on kwargs from an untrusted card
+        raise CardFormatError(
+            f"card {card.name}: {card.env_id} cannot be made with env_kwargs {card.env_kwargs} "
+            f"({type(exc).__name__}: {exc})",
+            fix="restore the card",
+        ) from exc
+    try:
+        spaces = SpaceSignature.of(env.observation_space), SpaceSignature.of(env.action_space)
+    finally:
+        env.close()
+    claimed = card.observation_space, card.action_space
+    if not all(made.same_as(card_sig) for made, card_sig in zip(spaces, claimed, strict=True)):
+        raise CardFormatError(
+            f"card {card.name} claims {claimed[0].describe()} → {claimed[1].describe()}, but its env {card.env_id} has "
+            f"{spaces[0].describe()} → {spaces[1].describe()}",
+            fix="restore the card: its env_id or its spaces were changed",
+        )

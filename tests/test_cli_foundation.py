@@ -172,3 +172,20 @@ def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["distill", "--teacher", "x", "--env", "CartPole-v1", "--out", "o", "--samples", "1e3"],
+        ["train", "--env", "CartPole-v1"],
+        ["compare", "--seeds", "many"],
+        ["no-such-command"],
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rltransfer: error:") and "--help" in err[0]

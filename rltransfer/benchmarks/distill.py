@@ -81,7 +81,7 @@ def register(subparsers: Any) -> None:
     """Add `rltransfer bench distill`."""
     parser = subparsers.add_parser(
         "distill",
-        help="distil zoo teachers into ≤10%-size students (agreement, return, size, latency)",
+        help="distil zoo teachers into ≤10%%-size students (agreement, return, size, latency)",
         description="Distil the zoo's teachers into small task-specific students with agreement threshold "
         "0.98 and return threshold 0.95, and write results/distill.md.",
     )

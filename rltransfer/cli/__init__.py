@@ -11,6 +11,7 @@ import errno
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rltransfer import __version__
 from rltransfer.errors import RLTransferError
@@ -19,9 +20,18 @@ COMMAND_MODULES = ("envs", "zoo", "rank", "train", "compare", "report", "diagnos
 """Modules of rltransfer.cli, each with register(subparsers) adding one subcommand."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line naming the fix, as every other error is."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `rltransfer: error: <problem> — see '<prog> --help'` and exit 2 (argparse's code)."""
+        _error(f"{message} — see '{self.prog} --help'")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rltransfer",
         description="Reuse trained policies to make a new RL task learn faster: rank teachers, "
         "train with transfer, compare against scratch, distil and deploy.",
@@ -29,13 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rltransfer {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"rltransfer.cli.{name}_cmd")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"rltransfer.cli.{name}_cmd":
-                continue  # command not built in this version
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"rltransfer.cli.{name}_cmd").register(subparsers)
     return parser
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from rltransfer.errors import ConfigError
+from rltransfer.io import strict_json
 
 
 def add_env_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -43,18 +45,8 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def print_json(data: Any) -> None:
-    """Print JSON on stdout (NaN as null)."""
-    print(json.dumps(_clean(data), indent=2))
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+    """Print strict JSON on stdout (NaN as null)."""
+    print(strict_json(data, indent=2))
 
 
 def format_cell(value: Any) -> str:
@@ -99,3 +91,10 @@ def compare_dir(path: str) -> Any:
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder", fix="pass the --out folder of `rltransfer compare`")
     return folder
+
+
+def check_threshold(value: float | None) -> float | None:
+    """--threshold as given, or ConfigError when it is NaN or infinite."""
+    if value is not None and not math.isfinite(value):
+        raise ConfigError(f"--threshold must be a finite number, got {value}", fix="pass --threshold X, e.g. 475")
+    return value

@@ -8,6 +8,9 @@ from typing import Any
 
 from rltransfer.cli.common import add_env_args, add_zoo_arg, command_line
 
+MAX_SEEDS = 1000
+"""Most seeds per method of one comparison."""
+
 
 def register(subparsers: Any) -> None:
     """Add the compare subcommand."""
@@ -57,8 +60,8 @@ def _compare(args: argparse.Namespace) -> int:
     from rltransfer.hyperparams import load_hyperparams_file
     from rltransfer.make import parse_env_kwargs
 
-    if args.seeds <= 0:
-        raise ConfigError(f"--seeds must be positive, got {args.seeds}", fix="pass --seeds N with N >= 1")
+    if not 0 < args.seeds <= MAX_SEEDS:
+        raise ConfigError(f"--seeds must be in [1, {MAX_SEEDS}], got {args.seeds}", fix="pass --seeds N, e.g. 5")
     overrides = load_hyperparams_file(args.hyperparams) if args.hyperparams else {}
     n_envs = args.n_envs if args.n_envs is not None else overrides.get("n_envs")
     spec = GridSpec(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rltransfer.cli.common import add_compare_dir_args, compare_dir
+from rltransfer.cli.common import add_compare_dir_args, check_threshold, compare_dir
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +32,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     from rltransfer.experiments.summary import collect_runs, summarize_folder
 
     folder = compare_dir(args.dir)
+    check_threshold(args.threshold)
     if args.segments <= 0:
         raise ConfigError(f"--segments must be positive, got {args.segments}", fix="pass --segments N with N >= 1")
     records, _ = collect_runs(folder)

@@ -85,33 +85,39 @@ def _distill(args: argparse.Namespace) -> int:
         from stable_baselines3.common.logger import configure
 
         logger = configure(None, ["stdout"])
-    report = distill(
-        args.teacher,
-        args.env,
-        env_kwargs=parse_env_kwargs(args.env_kwargs),
-        hidden=parse_hidden(args.hidden),
-        threshold=args.threshold,
-        return_threshold=args.return_threshold,
-        tolerance=args.tolerance,
-        samples=args.samples,
-        dagger_rounds=args.dagger_rounds,
-        eval_episodes=args.eval_episodes,
-        seed=args.seed,
-        zoo=args.zoo,
-        out=args.out,
-        mapping=args.mapping,
-        name=args.name,
-        overwrite=args.force,
-        check=False,
-        logger=logger,
-    )
-    if args.json:
+    try:
+        report = distill(
+            args.teacher,
+            args.env,
+            env_kwargs=parse_env_kwargs(args.env_kwargs),
+            hidden=parse_hidden(args.hidden),
+            threshold=args.threshold,
+            return_threshold=args.return_threshold,
+            tolerance=args.tolerance,
+            samples=args.samples,
+            dagger_rounds=args.dagger_rounds,
+            eval_episodes=args.eval_episodes,
+            seed=args.seed,
+            zoo=args.zoo,
+            out=args.out,
+            mapping=args.mapping,
+            name=args.name,
+            overwrite=args.force,
+            check=True,  # a teacher no better than random stops before training (TeacherCheckError, exit 1)
+            logger=logger,
+        )
+    except DistillGateError as failed:
+        _print_report(failed.report, as_json=args.json)
+        raise
+    _print_report(report, as_json=args.json)
+    return 0
+
+
+def _print_report(report: Any, *, as_json: bool) -> None:
+    if as_json:
         print_json(report.to_dict())
     else:
         print(format_report(report))
-    if not report.passed:
-        raise DistillGateError(report)
-    return 0
 
 
 def _ms(value: float) -> str:
@@ -123,6 +129,7 @@ def format_report(report: Any) -> str:
     lines = [
         f"distil {report.teacher} ({report.algo}) → {report.env_id}: student {report.student}, hidden "
         f"{list(report.hidden)}, mapping {report.mapping}",
+        *([f"teacher check: {report.teacher_check['summary']}"] if report.teacher_check else []),
         "",
         format_table(
             ["round", "acted", "states", "env steps", "loss", "fit agreement"],

@@ -7,13 +7,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from rltransfer.errors import ForeignFileError, IncompatibleSpacesError
+from rltransfer.errors import ConfigError, ForeignFileError, IncompatibleSpacesError
 from rltransfer.evaluation import evaluate, policy_act
 from rltransfer.make import env_family, make_env
 from rltransfer.policies import ALGOS
 from rltransfer.recipes import sample_transitions
 from rltransfer.spaces import SpaceSignature
-from rltransfer.zoo import TeacherCard, save_teacher
+from rltransfer.zoo import TeacherCard, save_teacher, validate_entry_name
 
 
 def import_sb3(
@@ -27,7 +27,12 @@ def import_sb3(
     overwrite: bool = False,
     transitions: int = 4000,
 ) -> TeacherCard:
-    """Load an SB3 zip (this unpickles it: the user trusts it), check its spaces, write a teacher."""
+    """Load an SB3 zip (this unpickles it: the user trusts it), check its spaces, write zoo/name."""
+    validate_entry_name(name)
+    if episodes < 1:
+        raise ConfigError(
+            f"--episodes {episodes} is not a positive number of episodes", fix="pass --episodes 1 or more"
+        )
     zip_path = Path(path)
     if not zip_path.is_file() or not zipfile.is_zipfile(zip_path):
         raise ForeignFileError(f"{zip_path} is not an SB3 model zip", fix="give the file written by model.save()")

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_table, print_json
+from rltransfer.cli.zoo_cmd import one_line_warnings
 
 
 def register(subparsers: Any) -> None:
@@ -43,14 +44,15 @@ def _rank(args: argparse.Namespace) -> int:
     from rltransfer.selection import DEFAULT_BUDGET, json_safe, rank_teachers, ranking_cost, recommendation
 
     teachers = [name.strip() for name in args.teachers.split(",") if name.strip()] if args.teachers else None
-    rankings = rank_teachers(
-        args.env,
-        args.zoo,
-        env_kwargs=parse_env_kwargs(args.env_kwargs),
-        budget=args.budget if args.budget is not None else DEFAULT_BUDGET,
-        seed=args.seed,
-        teachers=teachers,
-    )
+    with one_line_warnings():  # a broken teacher is skipped with one line, not a failed ranking
+        rankings = rank_teachers(
+            args.env,
+            args.zoo,
+            env_kwargs=parse_env_kwargs(args.env_kwargs),
+            budget=args.budget if args.budget is not None else DEFAULT_BUDGET,
+            seed=args.seed,
+            teachers=teachers,
+        )
     rows = [
         {
             "rank": position,

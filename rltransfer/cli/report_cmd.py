@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rltransfer.cli.common import add_compare_dir_args, compare_dir
+from rltransfer.cli.common import add_compare_dir_args, check_threshold, compare_dir
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +28,7 @@ def _report(args: argparse.Namespace) -> int:
     folder = compare_dir(args.dir)
     if args.bins is not None and args.bins <= 0:
         raise ConfigError(f"--bins must be positive, got {args.bins}", fix="pass --bins N with N >= 1")
-    files = render_report(folder, threshold=args.threshold, bins=args.bins)
+    files = render_report(folder, threshold=check_threshold(args.threshold), bins=args.bins)
     print("wrote " + ", ".join(str(path) for path in files))
     print((folder / "summary.md").read_text(encoding="utf-8"))
     return 0

@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
         description="Train a student with an SB3 algorithm while the transfer controller moves a teacher's "
         "knowledge into it (representation or instance transfer, switched automatically, off when it stops "
         "helping). Writes config.json, command.txt, episodes.csv, decisions.jsonl, tb/ and the final student "
-        "(a zoo teacher) into --out. Ctrl-C saves a checkpoint; --resume continues it.",
+        "(a zoo teacher) into --out. Ctrl-C saves a checkpoint; --resume continues it. A run that failed "
+        "before its first checkpoint is simply run again; --overwrite replaces a finished or interrupted one.",
     )
     add_env_args(parser)
     parser.add_argument("--algo", required=True, help="ppo, a2c, dqn, sac or td3")
@@ -49,6 +50,9 @@ def register(subparsers: Any) -> None:
     add_zoo_arg(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the run that --out holds (finished or interrupted)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=_train)
 
@@ -111,18 +115,75 @@ def build_config(args: argparse.Namespace) -> Any:
     )
 
 
+_HELD = {
+    "finished": ("a finished run", "choose another --out, or add --overwrite to replace it"),
+    "interrupted": ("an interrupted run", "add --resume to continue it, or --overwrite to start it again"),
+    "unreadable": (
+        "a run whose config.json is not a run config",
+        "choose another --out, or add --overwrite to replace it",
+    ),
+}
+
+
+def _check_out(out: Path, args: argparse.Namespace) -> str:
+    """The state of --out (see run_folder_state) after refusing what the flags do not allow."""
+    from rltransfer.errors import ConfigError, OutputError
+    from rltransfer.training import run_folder_state
+
+    if args.resume and args.overwrite:
+        raise ConfigError(
+            "--resume and --overwrite both given", fix="give --resume to continue, --overwrite to restart"
+        )
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} is a file, not a run folder", fix="choose another --out")
+    state = run_folder_state(out)
+    if state == "foreign":
+        raise OutputError(
+            f"{out} holds files that are not an rltransfer run",
+            fix="choose another --out (--overwrite replaces only run folders)",
+        )
+    if args.resume and state not in ("interrupted", "finished"):
+        raise OutputError(
+            f"nothing to resume in {out} (no checkpoint: "
+            + ("the folder is empty)" if state == "empty" else "its run stopped before its first checkpoint)"),
+            fix="run the same command without --resume to start it",
+        )
+    if not args.resume and not args.overwrite and state in _HELD:
+        what, fix = _HELD[state]
+        raise OutputError(f"{out} already holds {what}", fix=fix)
+    return state
+
+
 def _train(args: argparse.Namespace) -> int:
-    from rltransfer.errors import OutputError
-    from rltransfer.training import is_finished, train_student
+    from rltransfer.training import check_target, exclusive_run_folder, read_error
 
     config = build_config(args)
+    if config.teacher and config.teacher != "auto":
+        from rltransfer.zoo import resolve_teacher_dir
+
+        resolve_teacher_dir(config.teacher, config.zoo)
+    check_target(config)
     out = Path(args.out)
-    if not args.resume and out.exists() and any(out.iterdir()):
-        hint = "it is finished" if is_finished(out) else "add --resume to continue it"
-        raise OutputError(f"{out} already holds a run ({hint})", fix="choose another --out or remove it")
-    if args.resume and is_finished(out):
-        print(f"{out} is already finished; nothing to resume")
-        return 0
+    _check_out(out, args)
+    with exclusive_run_folder(out):
+        state = _check_out(out, args)  # again under the lock: another process may have changed it
+        if args.resume and state == "finished":
+            print(f"{out} is already finished; nothing to resume")
+            return 0
+        if state == "failed":
+            reason = read_error(out)
+            print(
+                f"{out} holds a run that stopped before its first checkpoint{f' ({reason})' if reason else ''}; "
+                "starting it again"
+            )
+        elif args.overwrite and state != "empty":
+            print(f"replacing the {state} run in {out}")
+        return _run(config, out, args)
+
+
+def _run(config: Any, out: Path, args: argparse.Namespace) -> int:
+    from rltransfer.training import train_student
+
     try:
         result = train_student(
             config, out, progress_bar=not args.no_progress, command=command_line(), resume=args.resume

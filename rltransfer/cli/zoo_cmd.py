@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from rltransfer.cli.common import add_json_arg, add_zoo_arg, format_table, print_json
+from rltransfer.errors import BrokenTeacherWarning, ChecksumError, ConfigError, UnknownTeacherError
+from rltransfer.io import strict_json
 
 
 def register(subparsers: Any) -> None:
@@ -83,14 +88,40 @@ def _zoo_dir(args: argparse.Namespace) -> Path:
     return Path(args.zoo) if args.zoo else default_zoo()
 
 
+def _show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
+    if issubclass(category, BrokenTeacherWarning):
+        print(f"rltransfer: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Show each BrokenTeacherWarning (a skipped teacher) as one `rltransfer: warning: ...` line on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", BrokenTeacherWarning)
+        warnings.showwarning = _show_warning
+        yield
+
+
+def _positive_episodes(episodes: int) -> int:
+    if episodes < 1:
+        raise ConfigError(
+            f"--episodes {episodes} is not a positive number of episodes", fix="pass --episodes 1 or more"
+        )
+    return episodes
+
+
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from rltransfer.recipes import load_recipe, train_teacher
 
     recipe = load_recipe(args.recipe)
-    if args.steps:
-        recipe = replace(recipe, n_timesteps=args.steps)
+    if args.steps is not None:
+        recipe = replace(recipe, n_timesteps=args.steps)  # Recipe checks it is positive
     zoo = _zoo_dir(args)
     print(f"training {recipe.name}: {recipe.algo} on {recipe.env} for {recipe.n_timesteps} steps")
     card = train_teacher(recipe, zoo, progress_bar=not args.no_progress, overwrite=args.force)
@@ -104,7 +135,13 @@ def _train(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from rltransfer.zoo import list_cards
 
-    cards = list_cards(_zoo_dir(args))
+    zoo = _zoo_dir(args)
+    if not zoo.is_dir():
+        raise UnknownTeacherError(
+            f"zoo {zoo} is not a folder", fix="pass --zoo DIR, or train teachers with `zoo train`"
+        )
+    with one_line_warnings():
+        cards = list_cards(zoo)
     if args.json:
         print_json([{**card.to_dict(), "eval_mean": card.eval_mean} for card in cards])
         return 0
@@ -129,19 +166,16 @@ def _show(args: argparse.Namespace) -> int:
     from rltransfer.zoo import load_teacher
 
     teacher = load_teacher(args.name, args.zoo)
-    print(json.dumps(teacher.card.to_dict(), indent=2))
+    print(strict_json(teacher.card.to_dict(), indent=2))
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from rltransfer.errors import ChecksumError
     from rltransfer.zoo import verify_zoo
 
     zoo = _zoo_dir(args)
     results = verify_zoo(zoo)
     if not results:
-        from rltransfer.errors import UnknownTeacherError
-
         raise UnknownTeacherError(f"no teachers in {zoo}", fix="pass --zoo DIR or train one with `zoo train`")
     for result in results:
         print(f"{'ok  ' if result.ok else 'FAIL'}  {result.name}{'  ' + result.problem if result.problem else ''}")
@@ -160,6 +194,7 @@ def _eval(args: argparse.Namespace) -> int:
     from rltransfer.make import make_env
     from rltransfer.zoo import load_teacher
 
+    _positive_episodes(args.episodes)
     teacher = load_teacher(args.name, args.zoo)
     env = make_env(teacher.card.env_id, teacher.card.env_kwargs)
     result = evaluate(env, policy_act(teacher.policy), episodes=args.episodes, seed=args.seed)
@@ -173,7 +208,10 @@ def _eval(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from rltransfer.cli.importing import import_sb3
     from rltransfer.make import parse_env_kwargs
+    from rltransfer.zoo import validate_entry_name
 
+    validate_entry_name(args.name)
+    _positive_episodes(args.episodes)
     print(
         f"warning: loading {args.path} unpickles it; import only SB3 files you trust. "
         "The teacher written to the zoo loads without unpickling."

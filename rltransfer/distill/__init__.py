@@ -7,12 +7,23 @@ action (continuous). States come from teacher rollouts, then DAgger rounds (Ross
 the student acts and the teacher labels what it visits. The student is deployed (zoo card + safetensors
 + ONNX) only when it agrees with the teacher on held-out states and keeps its return on the task.
 
-Modules: `report` (settings, gates, report), `learning` (labels, rollouts, supervised fit), `core`
-(`distill` and deployment).
+Before any of that, a few probe episodes check that the mapped teacher beats a random policy (searching
+the mapping when identity does not), so a useless pairing fails in seconds.
+
+Modules: `report` (settings, gates, report), `learning` (labels, rollouts, supervised fit), `probe` (the
+teacher check), `core` (`distill` and deployment).
 """
 
 from rltransfer.distill.core import ONNX_FILE, REPORT_FILE, distill
-from rltransfer.distill.report import DistillConfig, DistillGateError, DistillReport, Gate, RoundStats
+from rltransfer.distill.probe import TeacherCheck, check_teacher
+from rltransfer.distill.report import (
+    DistillConfig,
+    DistillGateError,
+    DistillReport,
+    Gate,
+    RoundStats,
+    TeacherCheckError,
+)
 
 __all__ = [
     "ONNX_FILE",
@@ -22,5 +33,8 @@ __all__ = [
     "DistillReport",
     "Gate",
     "RoundStats",
+    "TeacherCheck",
+    "TeacherCheckError",
+    "check_teacher",
     "distill",
 ]

@@ -23,27 +23,29 @@ from rltransfer.distill.learning import (
     build_student,
     check_family,
     recording,
-    resolve_mapping,
     rollout,
     sync_targets,
 )
+from rltransfer.distill.probe import TeacherCheck, check_teacher
 from rltransfer.distill.report import (
     DistillConfig,
     DistillGateError,
     DistillReport,
+    Gate,
     RoundStats,
     agreement_gate,
     finite,
     onnx_gate,
     return_gate,
+    teacher_gate,
 )
-from rltransfer.errors import ConfigError, OutputError
+from rltransfer.errors import OutputError
 from rltransfer.evaluation import Evaluation, evaluate, random_act
 from rltransfer.export import ActingNetwork, count_acting_parameters
 from rltransfer.make import make_env
 from rltransfer.mapping import Mapping
 from rltransfer.spaces import SpaceSignature
-from rltransfer.zoo import Teacher, TeacherCard, load_teacher
+from rltransfer.zoo import Teacher, TeacherCard, load_teacher, validate_entry_name
 
 ONNX_FILE = "policy.onnx"
 REPORT_FILE = "distill.json"
@@ -96,7 +98,8 @@ def distill(
         mapping: None (identity when spaces match, else searched), "search", a YAML path or a Mapping.
         name: Student name (default "<env>-<algo>-student").
         overwrite: Replace an existing `out/<name>`.
-        check: Raise DistillGateError when a gate fails (else return the failed report).
+        check: Raise TeacherCheckError when the teacher check fails, DistillGateError when a gate fails (else
+            return the failed report).
         logger: SB3 Logger receiving transfer/distill_* figures per round.
         config: Full settings; when given it replaces hidden … tolerance above.
 
@@ -104,6 +107,9 @@ def distill(
         The report; `passed` is True and `deployed` lists the written paths when the student passed.
 
     Raises:
+        TeacherCheckError: `check` is True and the mapped teacher (identity, then a searched mapping, or the
+            mapping given) does no better than random in a few probe episodes (exit code 1), raised before any
+            training. With `check` False the run goes on and the report's first gate is the failed check.
         DistillGateError: A gate failed and `check` is True (exit code 1); nothing was written.
     """
     from rltransfer.export import check_onnx, export_onnx, onnx_latency_ms, require_onnx, torch_latency_ms
@@ -125,10 +131,11 @@ def distill(
     env = make_env(env_id, env_kwargs)
     try:
         algo = source.card.algo
-        student_name = name or f"{slug(env_id)}-{algo}-student"
+        student_name = name if name is not None else f"{slug(env_id)}-{algo}-student"
         target_dir = _check_output(out, student_name, overwrite)
         check_family(algo, env.action_space)
-        found, mapping_steps = resolve_mapping(source, env, mapping, seed=config.seed)
+        teacher_check = check_teacher(source, env, mapping, env_id=env_id, seed=config.seed, zoo=zoo, strict=check)
+        found = teacher_check.mapping
         labeler = Labeler(source, found, env, config.temperature)
         with torch.random.fork_rng():  # seeded initial weights without touching the caller's global RNG
             torch.manual_seed(config.seed)
@@ -144,6 +151,7 @@ def distill(
         onnx_model = export_onnx(student)
         onnx_result = check_onnx(onnx_model, student, measured.check_states)
         gates = (
+            *(() if teacher_check.passed else (_teacher_gate(teacher_check),)),
             agreement_gate(measured.agreement, config.threshold, measured.held_out),
             returns,
             onnx_gate(onnx_result),
@@ -155,7 +163,7 @@ def distill(
             "student_torch": torch_latency_ms(student, measured.check_states, calls=calls),
             "student_onnx": onnx_latency_ms(onnx_model, measured.check_states, calls=calls),
         }
-        env_steps = mapping_steps + rounds[-1].env_steps + measured.env_steps
+        env_steps = teacher_check.env_steps + rounds[-1].env_steps + measured.env_steps
         transitions = None
         if passed and target_dir is not None and config.transitions:
             from rltransfer.recipes import sample_transitions
@@ -193,6 +201,7 @@ def distill(
             onnx_check=onnx_result.to_dict(),
             deployed=(str(target_dir), str(target_dir / ONNX_FILE)) if passed and target_dir is not None else (),
             config=asdict(config),
+            teacher_check=teacher_check.to_dict(),
         )
         if logger is not None:
             for key, value in (("agreement", measured.agreement), ("return_ratio", ratio), ("passed", float(passed))):
@@ -206,6 +215,12 @@ def distill(
     if check and not report.passed:
         raise DistillGateError(report)
     return report
+
+
+def _teacher_gate(teacher_check: TeacherCheck) -> Gate:
+    """A failed teacher check as the report's first gate."""
+    last = teacher_check.trials[-1]
+    return teacher_gate(last.teacher_return, last.random_return, f"{teacher_check.problem} — {teacher_check.fix}")
 
 
 def _train(
@@ -325,8 +340,7 @@ def _student_card(
 
 def _check_output(out: str | os.PathLike[str] | None, name: str, overwrite: bool) -> Path | None:
     """The student's folder inside the output zoo, checked before any work is done."""
-    if not name or "/" in name or os.sep in name or name.startswith("."):
-        raise ConfigError(f'student name "{name}" is not a folder name', fix="use e.g. cartpole-student")
+    validate_entry_name(name, what="student name")
     if out is None:
         return None
     zoo_dir = Path(out)

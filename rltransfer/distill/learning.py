@@ -25,28 +25,33 @@ DISCRETE_ALGOS = ("ppo", "a2c", "dqn")
 CONTINUOUS_ALGOS = ("ppo", "a2c", "sac", "td3")
 
 
+SEARCH_BUDGET = 1000
+"""Target env steps the mapping search may spend (rltransfer.selection.find_mapping's budget)."""
+
+
 def resolve_mapping(
     teacher: Teacher, env: gym.Env[Any, Any], mapping: Mapping | str | os.PathLike[str] | None, *, seed: int
-) -> tuple[Mapping, int]:
-    """The teacher → target mapping and the env steps spent finding it.
+) -> tuple[Mapping, str]:
+    """The teacher → target mapping and where it came from: "given", "identity" or "searched".
 
     None: identity when the spaces match, otherwise rltransfer.selection.find_mapping. "search": always
-    find_mapping. A path: a user's YAML mapping. A Mapping: used as given.
+    find_mapping (at most SEARCH_BUDGET env steps of `env`). A path: a user's YAML mapping. A Mapping: used
+    as given.
     """
     student_obs = SpaceSignature.of(env.observation_space)
     student_action = SpaceSignature.of(env.action_space)
     if isinstance(mapping, Mapping):
         mapping.check(student_obs, teacher.card.observation_space)
-        return mapping, 0
+        return mapping, "given"
     if isinstance(mapping, (str, os.PathLike)) and str(mapping) != "search":
         from rltransfer.mapping import load_mapping
 
         loaded = load_mapping(mapping)
         loaded.check(student_obs, teacher.card.observation_space)
-        return loaded, 0
+        return loaded, "given"
     same = student_obs.same_as(teacher.card.observation_space) and student_action.same_as(teacher.card.action_space)
     if same and mapping is None:
-        return Mapping.identity(student_obs), 0
+        return Mapping.identity(student_obs), "identity"
     try:
         from rltransfer.selection import find_mapping
     except ImportError as exc:
@@ -56,8 +61,7 @@ def resolve_mapping(
             "(rltransfer.selection) is not available",
             fix="give a mapping with --mapping FILE.yaml (Mapping.to_dict layout)",
         ) from exc
-    budget = 1000
-    return find_mapping(teacher, env, seed=seed, budget=budget), budget
+    return find_mapping(teacher, env, seed=seed, budget=SEARCH_BUDGET), "searched"
 
 
 def check_family(algo: str, action_space: gym.Space[Any]) -> None:

@@ -10,6 +10,17 @@ from typing import Any
 from rltransfer.errors import ConfigError, GateFailedError
 from rltransfer.export import OnnxCheck
 
+MAX_HIDDEN_SIZE = 4096
+"""Widest student layer: a distilled student is meant to be small (and 100000-wide layers never finish)."""
+MAX_HIDDEN_LAYERS = 8
+MAX_SAMPLES = 1_000_000
+"""Labelled states per round."""
+MAX_DAGGER_ROUNDS = 100
+MAX_STATES = 10_000_000
+"""Labelled states in all rounds together (they are kept in memory and fitted at once)."""
+MAX_EVAL_EPISODES = 10_000
+MAX_SEED = 2**32 - 1
+
 
 @dataclass(kw_only=True, frozen=True)
 class DistillConfig:
@@ -56,6 +67,12 @@ class DistillConfig:
 
         if not self.hidden or any(int(size) < 1 for size in self.hidden):
             raise bad(f"hidden sizes {list(self.hidden)} must be positive integers", "write e.g. --hidden 32,32")
+        if len(self.hidden) > MAX_HIDDEN_LAYERS or any(int(size) > MAX_HIDDEN_SIZE for size in self.hidden):
+            raise bad(
+                f"hidden sizes {list(self.hidden)} are too large for a student "
+                f"(at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_SIZE})",
+                "write e.g. --hidden 32,32",
+            )
         for name in ("threshold", "return_threshold"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
@@ -69,8 +86,23 @@ class DistillConfig:
                 f"samples {self.samples} and dagger rounds {self.dagger_rounds} too small",
                 "use samples >= 100 and dagger rounds >= 0",
             )
+        if self.samples > MAX_SAMPLES or self.dagger_rounds > MAX_DAGGER_ROUNDS:
+            raise bad(
+                f"samples {self.samples} and dagger rounds {self.dagger_rounds} too large",
+                f"use samples <= {MAX_SAMPLES:,} and dagger rounds <= {MAX_DAGGER_ROUNDS}",
+            )
+        if self.samples * (self.dagger_rounds + 1) > MAX_STATES:
+            raise bad(
+                f"samples × (dagger rounds + 1) = {self.samples * (self.dagger_rounds + 1):,} labelled states, "
+                f"more than {MAX_STATES:,}",
+                "use fewer --samples or --dagger-rounds",
+            )
         if self.eval_episodes < 20:
             raise bad(f"eval episodes {self.eval_episodes} < 20", "use at least 20 evaluation episodes")
+        if self.eval_episodes > MAX_EVAL_EPISODES:
+            raise bad(f"eval episodes {self.eval_episodes} > {MAX_EVAL_EPISODES:,}", "use e.g. 20 evaluation episodes")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise bad(f"seed {self.seed} outside 0..{MAX_SEED}", "use e.g. --seed 0")
         if self.updates < 1 or self.batch_size < 1 or not self.learning_rate > 0 or not self.temperature > 0:
             raise bad("updates, batch size, learning rate and temperature must be positive", "fix the setting")
         if not 0 <= self.exploration < 1 or self.transitions < 0 or self.latency_calls < 1000:
@@ -137,14 +169,18 @@ class DistillReport:
         param_ratio: student_params / teacher_params.
         params_counted: What the parameter counts include.
         latency_ms: Median batch-1 CPU latency (ms): teacher_torch, student_torch, student_onnx.
-        gates: The deployment checks in order (agreement, return, then onnx when both pass).
+        gates: The deployment checks in order: agreement, return, onnx; preceded by a failed "teacher" gate
+            when the teacher check failed and distill was called with check=False.
         passed: True when every gate passed and the student was deployed (or would be, without `out`).
         rounds: Per-round training figures.
-        env_steps: Target env steps spent (rollouts, evaluation, stored transitions).
+        env_steps: Target env steps spent (teacher check and mapping search, rollouts, evaluation, stored
+            transitions).
         seconds: Wall time.
         onnx_check: onnxruntime vs torch comparison (empty when not exported).
         deployed: Paths written (the student's zoo folder and its ONNX file); empty on failure.
         config: The settings used.
+        teacher_check: The probe of the mapped teacher before any training (rltransfer.distill.probe):
+            every mapping tried, its probe return against random's, and the env steps it cost.
     """
 
     teacher: str
@@ -176,6 +212,7 @@ class DistillReport:
     onnx_check: dict[str, Any] = field(default_factory=dict)
     deployed: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
+    teacher_check: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed_gates(self) -> tuple[Gate, ...]:
@@ -202,6 +239,18 @@ def finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [finite(item) for item in value]
     return value
+
+
+class TeacherCheckError(GateFailedError):
+    """The mapped teacher did no better than random in its probe episodes: nothing was trained or written.
+
+    A failure found by measuring at run time, like the return gate it anticipates, hence exit code 1.
+    `check` holds every mapping tried (TeacherCheck.to_dict).
+    """
+
+    def __init__(self, problem: str, *, fix: str, check: dict[str, Any]) -> None:
+        self.check = check
+        super().__init__(problem, fix=fix)
 
 
 class DistillGateError(GateFailedError):
@@ -234,6 +283,11 @@ def return_gate(teacher: float, student: float, random: float, required: float) 
         + ")"
     )
     return ratio, Gate(name="return", value=ratio, required=required, passed=passed, detail=detail)
+
+
+def teacher_gate(teacher: float, random: float, detail: str) -> Gate:
+    """The teacher check as a gate (reported only when it failed and distill was asked not to raise)."""
+    return Gate(name="teacher", value=teacher, required=random, passed=False, detail=detail)
 
 
 def agreement_gate(agreement: float, required: float, states: int) -> Gate:

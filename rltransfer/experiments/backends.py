@@ -85,7 +85,11 @@ def execute_run(spec: RunSpec, command: str = "") -> RunOutcome:
             train_student(spec.config, spec.run_dir, command=command)
         except RLTransferError as exc:
             return RunOutcome(
-                key=spec.key, run_dir=str(spec.run_dir), status="failed", error=exc.line(), user_error=True
+                key=spec.key,
+                run_dir=str(spec.run_dir),
+                status="failed",
+                error=exc.line(),
+                user_error=exc.exit_code == 2,  # RunFailedError (exit 1): a crash, traceback in error.txt
             )
         except Exception as exc:  # a crash in one run must not take the grid down
             _write_error(spec.run_dir, traceback.format_exc())

@@ -6,6 +6,7 @@ rltransfer.training); a hidden `.seed<k>.lock` beside each folder is held while 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,10 @@ class GridSpec:
             raise ConfigError(f"duplicate seeds in {list(self.seeds)}", fix="give each seed once")
         if self.total_timesteps <= 0:
             raise ConfigError(f"--steps must be positive, got {self.total_timesteps}", fix="pass --steps N")
+        if self.threshold is not None and not math.isfinite(self.threshold):
+            raise ConfigError(
+                f"--threshold must be a finite number, got {self.threshold}", fix="pass --threshold X, e.g. 475"
+            )
         needs_teacher = [m for m in self.methods if m != "scratch"]
         if needs_teacher and not self.teacher:
             raise ConfigError(

@@ -16,7 +16,7 @@ from typing import Any
 
 from rltransfer.errors import OutputError
 from rltransfer.experiments.backends import RunOutcome, make_backend
-from rltransfer.experiments.grid import GRID_FILE, GridSpec, RunSpec, config_conflict
+from rltransfer.experiments.grid import GRID_FILE, RUNS_DIR, GridSpec, RunSpec, config_conflict
 from rltransfer.experiments.summary import (
     collect_runs,
     export_tensorboard,
@@ -27,7 +27,7 @@ from rltransfer.experiments.summary import (
     write_summary,
 )
 from rltransfer.io import atomic_write_json
-from rltransfer.training import is_finished
+from rltransfer.training import check_target_env, is_finished, read_error
 
 CURVES_PNG = "learning_curves.png"
 
@@ -65,6 +65,8 @@ def validate(spec: GridSpec) -> None:
     for env_id in spec.env_ids:
         check_env_id(env_id)
     algo_class(spec.algo)
+    for env_id in spec.env_ids:
+        check_target_env(env_id, spec.env_kwargs, algo=spec.algo)
     if spec.teacher and spec.teacher != "auto" and any(m != "scratch" for m in spec.methods):
         from rltransfer.zoo import resolve_teacher_dir
 
@@ -250,7 +252,47 @@ def render_report(
         header["note"] = f"{unfinished} unfinished runs left out; re-run the command to finish them"
     from rltransfer import diagnose
 
-    files = write_summary(folder, envs, header, appendix=diagnose.render(diagnose.diagnose(envs, records)))
+    notes = run_notes(folder, records)
+    if notes:
+        header["notes"] = notes
+    appendix = diagnose.render(diagnose.diagnose(envs, records))
+    if notes:
+        appendix = "## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n\n" + appendix
+    files = write_summary(folder, envs, header, appendix=appendix)
     files.append(plot_learning_curves(envs, folder / CURVES_PNG, title=f"{len(records)} runs"))
     files.append(export_tensorboard(folder, records))
     return files
+
+
+def run_notes(out: Path, records: list[Any]) -> list[str]:
+    """Why rows are missing or empty: each failed run's error, and finetune runs that copied no weight."""
+    from rltransfer.diagnose import read_decisions
+
+    notes = []
+    finished = {str(record.run_dir) for record in records}
+    for run_dir in sorted((out / RUNS_DIR).glob("*/*/seed*")):
+        if run_dir.is_dir() and str(run_dir) not in finished:
+            reason = read_error(run_dir)
+            if reason:
+                notes.append(f"{run_dir.relative_to(out / RUNS_DIR)} failed: {reason}")
+    empty: dict[tuple[str, str], list[int]] = {}
+    for record in records:
+        if len(record.episodes) == 0:
+            empty.setdefault((record.env_id, record.method), []).append(record.seed)
+    for (env_id, method), seeds in sorted(empty.items()):
+        notes.append(
+            f"{env_id} {method}: no training episode finished in seeds {', '.join(map(str, seeds))}, so their "
+            "metrics are empty (–) — raise --steps above the length of an episode"
+        )
+    for record in records:
+        if record.method != "finetune":
+            continue
+        rows = read_decisions(record.run_dir)
+        reason = str(rows[0].get("reason", "")) if rows else ""
+        if "copied nothing" in reason:
+            skipped = reason.partition("not copied: ")[2] or "no layer fits"
+            notes.append(
+                f"{record.env_id} finetune seed{record.seed}: no teacher weight could be copied ({skipped}), "
+                "so it trained as scratch"
+            )
+    return notes

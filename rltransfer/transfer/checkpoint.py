@@ -17,7 +17,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from rltransfer.errors import OutputError
-from rltransfer.io import atomic_directory
+from rltransfer.io import atomic_directory, strict_json
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -42,7 +42,7 @@ def save_checkpoint(run_dir: Path, model: BaseAlgorithm, stateful: dict[str, Any
             "episode_num": int(getattr(model, "_episode_num", 0)),
             "components": {name: component.state_dict() for name, component in stateful.items()},
         }
-        (staging / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        (staging / "state.json").write_text(strict_json(state, indent=2) + "\n", encoding="utf-8")
     return target
 
 
