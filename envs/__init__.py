@@ -2,7 +2,7 @@
 
 Each family has one parametric base id, ``rltransfer/<Family>-v0``, whose constructor takes the
 physics kwargs (e.g. ``gym.make("rltransfer/CartPole-v0", gravity=15.0, length=0.8)``), the layout
-kwargs of :mod:`envs.layout` and ``randomize``; every variant id is that base with fixed kwargs, as
+kwargs of :mod:`rltransfer.envs.layout` and ``randomize``; every variant id is that base with fixed kwargs, as
 in ``gymnasium/envs/__init__.py``. Importing this package only registers ids (string entry points:
 the family modules load on the first ``gym.make``).
 
@@ -56,42 +56,42 @@ class _FamilySpec:
 _FAMILY_SPECS: tuple[_FamilySpec, ...] = (
     _FamilySpec(
         name="CartPole",
-        entry_point="envs.cartpole:CartPoleVariant",
+        entry_point="rltransfer.envs.cartpole:CartPoleVariant",
         max_episode_steps=500,
         reward_threshold=475.0,
         base_description="CartPole-v1 with gravity/masscart/masspole/length/force_mag kwargs",
     ),
     _FamilySpec(
         name="Acrobot",
-        entry_point="envs.acrobot:AcrobotVariant",
+        entry_point="rltransfer.envs.acrobot:AcrobotVariant",
         max_episode_steps=500,
         reward_threshold=-100.0,
         base_description="Acrobot-v1 with link length/mass/inertia kwargs",
     ),
     _FamilySpec(
         name="MountainCar",
-        entry_point="envs.mountain_car:MountainCarVariant",
+        entry_point="rltransfer.envs.mountain_car:MountainCarVariant",
         max_episode_steps=200,
         reward_threshold=-110.0,
         base_description="MountainCar-v0 with force/gravity kwargs",
     ),
     _FamilySpec(
         name="MountainCarContinuous",
-        entry_point="envs.mountain_car:MountainCarContinuousVariant",
+        entry_point="rltransfer.envs.mountain_car:MountainCarContinuousVariant",
         max_episode_steps=999,
         reward_threshold=90.0,
         base_description="MountainCarContinuous-v0 with a power kwarg",
     ),
     _FamilySpec(
         name="Pendulum",
-        entry_point="envs.pendulum:PendulumVariant",
+        entry_point="rltransfer.envs.pendulum:PendulumVariant",
         max_episode_steps=200,
         reward_threshold=None,
         base_description="Pendulum-v1 with g/m/l/max_torque kwargs",
     ),
     _FamilySpec(
         name="LunarLander",
-        entry_point="envs.lunar_lander:LunarLanderVariant",
+        entry_point="rltransfer.envs.lunar_lander:LunarLanderVariant",
         max_episode_steps=1000,
         reward_threshold=200.0,
         base_description="LunarLander-v3 with gravity/wind/turbulence/continuous kwargs",

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 from gymnasium.envs.classic_control.acrobot import AcrobotEnv
 
-from envs.base import VariantEnv
-from envs.physics import PhysicsParam
+from .base import VariantEnv
+from .physics import PhysicsParam
 
 
 class AcrobotVariant(VariantEnv, AcrobotEnv):
@@ -36,7 +36,7 @@ class AcrobotVariant(VariantEnv, AcrobotEnv):
         link_moi: Moment of inertia of each link, kg·m².
         randomize: Resample the physics at every reset (see the module docstring for the ranges).
         render_mode: Gymnasium render mode.
-        **layout: Layout kwargs of :mod:`envs.layout` (obs_permutation, action_permutation, ...).
+        **layout: Layout kwargs of :mod:`rltransfer.envs.layout` (obs_permutation, action_permutation, ...).
     """
 
     FAMILY: ClassVar[str] = "Acrobot"

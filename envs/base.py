@@ -2,10 +2,10 @@
 
 ``class CartPoleVariant(VariantEnv, CartPoleEnv)`` keeps Gymnasium's dynamics and adds:
 
-* physics kwargs validated against the family's :class:`~envs.physics.PhysicsParam` table and set
+* physics kwargs validated against the family's :class:`~rltransfer.envs.physics.PhysicsParam` table and set
   as instance attributes (``_apply_physics``), optionally resampled at every reset
   (``randomize=True``) from the env's own ``np_random``;
-* the layout transforms of :mod:`envs.layout`, reflected in ``observation_space`` and
+* the layout transforms of :mod:`rltransfer.envs.layout`, reflected in ``observation_space`` and
   ``action_space``, with the ground truth in :attr:`VariantEnv.layout`.
 
 The core class runs with the spaces it was written for (its own asserts check them), and a core
@@ -23,16 +23,17 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.layout import LAYOUT_KWARGS, Layout, LayoutTransform
-from envs.physics import (
+from rltransfer.errors import EnvKwargsError
+from rltransfer.registry import suggest
+
+from .layout import LAYOUT_KWARGS, Layout, LayoutTransform
+from .physics import (
     PhysicsParam,
     check_random_ranges,
     random_ranges,
     resolve_physics,
     sample_physics,
 )
-from rltransfer.errors import EnvKwargsError
-from rltransfer.registry import suggest
 
 StepResult = tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]
 

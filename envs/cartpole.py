@@ -23,8 +23,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
-from envs.base import StepResult, VariantEnv
-from envs.physics import PhysicsParam
+from .base import StepResult, VariantEnv
+from .physics import PhysicsParam
 
 
 class CartPoleVariant(VariantEnv, CartPoleEnv):
@@ -41,7 +41,7 @@ class CartPoleVariant(VariantEnv, CartPoleEnv):
         force_mag: Magnitude of the push, N.
         randomize: Resample the physics at every reset (see the module docstring for the ranges).
         render_mode: Gymnasium render mode.
-        **layout: Layout kwargs of :mod:`envs.layout` (obs_permutation, continuous_actions, ...).
+        **layout: Layout kwargs of :mod:`rltransfer.envs.layout` (obs_permutation, continuous_actions, ...).
     """
 
     FAMILY: ClassVar[str] = "CartPole"

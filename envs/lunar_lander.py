@@ -21,9 +21,10 @@ from typing import Any, ClassVar
 from gymnasium.envs.box2d.lunar_lander import LunarLander
 from gymnasium.utils import EzPickle
 
-from envs.base import VariantEnv
-from envs.physics import PhysicsParam
 from rltransfer.errors import EnvKwargsError
+
+from .base import VariantEnv
+from .physics import PhysicsParam
 
 
 class LunarLanderVariant(VariantEnv, LunarLander):
@@ -37,7 +38,7 @@ class LunarLanderVariant(VariantEnv, LunarLander):
         continuous: Box(-1, 1, (2,)) engine throttles instead of Discrete(4).
         randomize: Resample the physics at every reset (see the module docstring for the ranges).
         render_mode: Gymnasium render mode.
-        **layout: Layout kwargs of :mod:`envs.layout` (obs_permutation, action_permutation, ...).
+        **layout: Layout kwargs of :mod:`rltransfer.envs.layout` (obs_permutation, action_permutation, ...).
     """
 
     FAMILY: ClassVar[str] = "LunarLander"

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 from gymnasium.envs.classic_control.continuous_mountain_car import Continuous_MountainCarEnv
 from gymnasium.envs.classic_control.mountain_car import MountainCarEnv
 
-from envs.base import VariantEnv
-from envs.physics import PhysicsParam
+from .base import VariantEnv
+from .physics import PhysicsParam
 
 
 class MountainCarVariant(VariantEnv, MountainCarEnv):
@@ -32,7 +32,7 @@ class MountainCarVariant(VariantEnv, MountainCarEnv):
         gravity: Strength of the hill's pull.
         randomize: Resample the physics at every reset (see the module docstring for the ranges).
         render_mode: Gymnasium render mode.
-        **layout: Layout kwargs of :mod:`envs.layout` (action_permutation, obs_scale, ...).
+        **layout: Layout kwargs of :mod:`rltransfer.envs.layout` (action_permutation, obs_scale, ...).
     """
 
     FAMILY: ClassVar[str] = "MountainCar"
@@ -66,7 +66,7 @@ class MountainCarContinuousVariant(VariantEnv, Continuous_MountainCarEnv):
         power: Velocity change per step at full throttle.
         randomize: Resample the physics at every reset (see the module docstring for the ranges).
         render_mode: Gymnasium render mode.
-        **layout: Layout kwargs of :mod:`envs.layout` (action_sign, discrete_actions, ...).
+        **layout: Layout kwargs of :mod:`rltransfer.envs.layout` (action_sign, discrete_actions, ...).
     """
 
     FAMILY: ClassVar[str] = "MountainCarContinuous"

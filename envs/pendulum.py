@@ -22,8 +22,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.classic_control.pendulum import PendulumEnv
 
-from envs.base import VariantEnv
-from envs.physics import PhysicsParam
+from .base import VariantEnv
+from .physics import PhysicsParam
 
 
 class PendulumVariant(VariantEnv, PendulumEnv):
@@ -36,7 +36,7 @@ class PendulumVariant(VariantEnv, PendulumEnv):
         max_torque: Torque bound, N·m; the action space is Box(-max_torque, max_torque, (1,)).
         randomize: Resample g, m and l at every reset (see the module docstring for the ranges).
         render_mode: Gymnasium render mode.
-        **layout: Layout kwargs of :mod:`envs.layout` (action_sign, discrete_actions, ...).
+        **layout: Layout kwargs of :mod:`rltransfer.envs.layout` (action_sign, discrete_actions, ...).
     """
 
     FAMILY: ClassVar[str] = "Pendulum"

@@ -9,7 +9,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
-import envs  # noqa: F401  (registers the rltransfer/ ids)
+from rltransfer.envs import CATALOGUE
 from rltransfer.errors import EnvKwargsError, RLTransferError, RunFailedError, UnknownEnvError
 from rltransfer.registry import suggest
 
@@ -148,8 +148,6 @@ class GuardedEnv(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArg
 
 def env_family(env_id: str) -> str:
     """The task family of an id: rltransfer's catalogue entry, else the Gymnasium name without version."""
-    from envs import CATALOGUE
-
     name = env_id.rpartition(":")[2]
     if name in CATALOGUE:
         return CATALOGUE[name].family

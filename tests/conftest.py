@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import envs  # noqa: F401  (registers the rltransfer/ ids)
+import rltransfer  # noqa: F401  (registers the rltransfer/ ids)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -30,7 +30,7 @@ def write_recipe(path: Path, **fields: object) -> Path:
 @pytest.fixture(scope="session")
 def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A zoo with two quickly trained teachers (PPO on CartPole-v1, SAC on Pendulum)."""
-    from rltransfer.recipes import load_recipe, train_teacher
+    from rltransfer.zoo.recipes import load_recipe, train_teacher
 
     root = tmp_path_factory.mktemp("zoo")
     recipes = root / "recipes"
@@ -68,7 +68,7 @@ def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def selection_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Teachers for selection and mapping tests: a CartPole PPO good enough for zero-shot probes, plus a
     barely trained Pendulum SAC and MountainCar DQN whose stored transitions serve the mapping search."""
-    from rltransfer.recipes import load_recipe, train_teacher
+    from rltransfer.zoo.recipes import load_recipe, train_teacher
 
     root = tmp_path_factory.mktemp("selection_zoo")
     recipes = root / "recipes"

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rltransfer import diagnose
 from rltransfer.cli import main
+from rltransfer.experiments import diagnose
 from rltransfer.experiments.summary import RunRecord, summarize
 
 ENV = "CartPole-v1"

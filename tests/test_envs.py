@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # registers the rltransfer/ ids
-from envs import CATALOGUE, FAMILIES, EnvInfo
-from envs.layout import Layout
+from rltransfer import envs
+from rltransfer.envs import CATALOGUE, FAMILIES, EnvInfo
+from rltransfer.envs.layout import Layout
 from rltransfer.errors import EnvKwargsError
 
 ALL_IDS = sorted(CATALOGUE)
@@ -76,7 +76,7 @@ def test_catalogue_entry_is_registered(env_id: str) -> None:
     assert re.fullmatch(rf"rltransfer/{info.family}(-[A-Za-z]+)?-v0", env_id)
     assert info.description and "\n" not in info.description
     spec = gym.spec(env_id)
-    assert spec.entry_point.startswith("envs.")
+    assert spec.entry_point.startswith("rltransfer.envs.")
     assert dict(spec.kwargs) == dict(info.kwargs)
     assert info.is_base == (not info.kwargs)
 

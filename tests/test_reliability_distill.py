@@ -199,6 +199,7 @@ def test_teacher_check_raises_a_gate_failure_or_is_the_first_failed_gate_with_ch
         (["--eval-episodes", "0"], "eval episodes 0"),
         (["--eval-episodes", "100000000000"], "eval episodes 100000000000"),
         (["--hidden", "0"], "hidden sizes [0]"),
+        (["--hidden", "32,,32"], "not a list of integers"),
         (["--hidden", "99999999999"], "too large for a student"),
         (["--hidden", "100000,100000"], "too large for a student"),
         (["--seed", "-1"], "seed -1"),

@@ -20,7 +20,7 @@ from conftest import write_recipe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import rltransfer.zoo as zoo_module
+import rltransfer.zoo.store as zoo_module
 from rltransfer.cli import main
 from rltransfer.errors import BrokenTeacherWarning, CardFormatError, ChecksumError, EntryNameError, RLTransferError
 from rltransfer.zoo import (

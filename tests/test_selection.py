@@ -20,7 +20,7 @@ def weak_zoo(selection_zoo: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
     from conftest import write_recipe
 
-    from rltransfer.recipes import load_recipe, train_teacher
+    from rltransfer.zoo.recipes import load_recipe, train_teacher
 
     root = tmp_path_factory.mktemp("weak_zoo")
     zoo = root / "zoo"
@@ -173,7 +173,7 @@ def test_shipped_zoo_probe_too_short_to_tell(env_id: str, teacher: str, permutat
 def test_relative_competence_keeps_the_stand_in_of_an_uninformative_probe() -> None:
     """Targets without a reward threshold rescore with relative competence; an uninformative probe's
     stand-in (min(mapping confidence, dynamics similarity)) must survive that rescoring."""
-    from rltransfer.selection import _relative_competence, combine_score
+    from rltransfer.selection import combine_score, relative_competence
 
     def provisional(name: str, gain: float, term: float) -> Ranking:
         evidence = {
@@ -184,7 +184,7 @@ def test_relative_competence_keeps_the_stand_in_of_an_uninformative_probe() -> N
         }
         return Ranking(teacher=name, score=0.0, mapping=Mapping(obs=ObsMap.identity(1)), evidence=evidence)
 
-    rescored = _relative_competence([provisional("a", 2.0, 0.9), provisional("b", 1.0, 0.8)])
+    rescored = relative_competence([provisional("a", 2.0, 0.9), provisional("b", 1.0, 0.8)])
     assert [r.score for r in rescored] == pytest.approx(
         [combine_score(1.0, 0.9, 1.0, 0.9), combine_score(1.0, 0.8, 0.5, 0.9)]
     )

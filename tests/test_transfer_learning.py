@@ -30,7 +30,7 @@ def competent_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             return default_zoo()
     except RLTransferError:
         pass
-    from rltransfer.recipes import Recipe, train_teacher
+    from rltransfer.zoo.recipes import Recipe, train_teacher
 
     zoo = tmp_path_factory.mktemp("competent")
     recipe = Recipe(

@@ -10,8 +10,8 @@ import torch
 
 from rltransfer.errors import CardFormatError, ChecksumError, ForeignFileError, RecipeError, UnknownTeacherError
 from rltransfer.policies import hidden_features
-from rltransfer.recipes import load_recipe
 from rltransfer.zoo import list_cards, load_teacher, verify_zoo
+from rltransfer.zoo.recipes import load_recipe
 
 
 def copy_zoo(zoo: Path, tmp_path: Path) -> Path:

@@ -10,12 +10,8 @@ Runs are resumable: finished run folders in --work are reused.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import math
-import os
-import platform
-import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -23,6 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from rltransfer.benchmarks.overhead import measure_overhead
+from rltransfer.experiments.provenance import command_line, machine_description, now_utc
+from rltransfer.io import atomic_write_text
+from rltransfer.make import make_env
+from rltransfer.mapping import Mapping
+from rltransfer.rollouts import evaluate
+from rltransfer.training import TrainConfig, is_finished, read_episodes, train_student
+from rltransfer.zoo import load_teacher
 
 MODES = ("none", "representation", "instance", "auto")
 
@@ -89,9 +95,6 @@ def register(subparsers: Any) -> None:
 
 
 def _config(target: Target, mode: str, seed: int, zoo: str | None) -> Any:
-    from rltransfer.mapping import Mapping
-    from rltransfer.training import TrainConfig
-    from rltransfer.zoo import load_teacher
 
     mapping = None
     if target.identity_mapping:
@@ -142,8 +145,6 @@ def _ci(values: list[float]) -> tuple[float, float]:
 
 
 def _random_return(env_id: str, episodes: int = 10) -> float:
-    from rltransfer.evaluation import evaluate
-    from rltransfer.make import make_env
 
     env = make_env(env_id)
     env.action_space.seed(0)
@@ -175,10 +176,6 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import torch
-
-    import envs  # noqa: F401
-    from rltransfer.training import is_finished, read_episodes, train_student
 
     torch.set_num_threads(1)
     started = time.time()
@@ -200,91 +197,26 @@ def _run(args: argparse.Namespace) -> int:
                     train_student(_config(target, mode, seed, args.zoo), run, command="rltransfer bench controller")
                 result = json.loads((run / "result.json").read_text())
                 rows[target.name][mode].append({"run": run, "result": result, "episodes": read_episodes(run)})
-    overhead = ["", *_overhead(work / "overhead", args, started)] if args.overhead_repeats > 0 else []
+    overhead = (
+        ["", *measure_overhead(work / "overhead", repeats=args.overhead_repeats, zoo=args.zoo, started=started)]
+        if args.overhead_repeats > 0
+        else []
+    )
     text = _report(suite, modes, rows, args, time.time() - started) + "\n".join(overhead) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    from rltransfer.io import atomic_write_text
-
     atomic_write_text(args.out, text)
     print(f"wrote {args.out} ({time.time() - started:.0f}s)")
     return 0
 
 
-OVERHEAD_CASES = (
-    ("ppo", "rltransfer/CartPole-Heavy-v0", "cartpole-ppo", 8_000),
-    ("dqn", "rltransfer/CartPole-Heavy-v0", "cartpole-ppo", 6_000),
-    ("sac", "rltransfer/Pendulum-Moon-v0", "pendulum-sac", 2_500),
-)
-OVERHEAD_MODES: dict[str, tuple[str, dict[str, Any]]] = {
-    "plain SB3": ("scratch", {}),
-    "representation (always on)": ("representation", {"weight_schedule": "constant", "init_from_teacher": False}),
-    "instance (always on)": ("instance", {"decay_fraction": 1.0}),
-}
-
-
-def _overhead(work: Path, args: argparse.Namespace, started: float) -> list[str]:
-    """Wall time per env step with transfer kept on all run vs plain SB3, repeats interleaved."""
-    from rltransfer.training import TrainConfig, is_finished, train_student
-
-    timings: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
-    for repeat in range(args.overhead_repeats):
-        for algo, env_id, teacher, steps in OVERHEAD_CASES:
-            for label, (method, transfer) in OVERHEAD_MODES.items():
-                run = work / f"{algo}-{method}-r{repeat}"
-                if not is_finished(run):
-                    print(f"[{time.time() - started:6.0f}s] overhead {algo} {label} repeat {repeat}", flush=True)
-                    config = TrainConfig(
-                        env_id=env_id, algo=algo, total_timesteps=steps, seed=0, method=method,
-                        teacher=None if method == "scratch" else teacher, zoo=args.zoo, transfer=transfer,
-                    )  # fmt: skip
-                    train_student(config, run, command="rltransfer bench controller (overhead)")
-                result = json.loads((run / "result.json").read_text())
-                loop = result["learn_seconds"] - result.get("transfer_setup_seconds", 0.0)
-                in_process = loop / max(loop - result.get("transfer_step_seconds", 0.0), 1e-9)
-                timings.setdefault((algo, label), []).append(
-                    (result["learn_seconds"] / steps, loop / steps, in_process)
-                )
-    lines = [
-        "## Overhead: wall time per env step with transfer on vs plain SB3",
-        "",
-        f"Same algorithm, hyperparams of record, seed 0; {args.overhead_repeats} repeats run interleaved (plain, "
-        "representation, instance, next algorithm, …) to spread the shared machine's load; the table gives the "
-        "median. Transfer is kept on for the whole run (representation: constant weight, no weight copy, so the "
-        "distillation and layer-matching step runs after every update; instance: replay mixing / DAPG / DQfD "
-        "margin never annealed to 0). 'loop' excludes the one-time setup (probes and demonstration collection). "
-        "The last column is measured inside each transfer run (robust to the machine's load): loop time divided "
-        "by loop time minus the time spent in transfer code (extra gradient steps with the teacher's forward "
-        "passes, controller windows, teacher-row sampling and concatenation in the replay buffer). "
-        "Target: ≤ 1.15×.",
-        "",
-        "| algorithm (env, steps) | mode | ms/step (total) | ms/step (loop) | × plain (total) | × plain (loop) "
-        "| × plain (loop, in-process) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for algo, env_id, _teacher, steps in OVERHEAD_CASES:
-        base_total, base_loop, _ = (float(np.median(v)) for v in zip(*timings[(algo, "plain SB3")], strict=True))
-        for label in OVERHEAD_MODES:
-            total, loop, in_process = (float(np.median(v)) for v in zip(*timings[(algo, label)], strict=True))
-            lines.append(
-                f"| {algo} ({env_id.split('/')[-1]}, {steps}) | {label} | {1000 * total:.3f} | {1000 * loop:.3f} | "
-                f"{total / base_total:.2f}× | {loop / base_loop:.2f}× | {in_process:.2f}× |"
-            )
-    return lines
-
-
 def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: argparse.Namespace, wall: float) -> str:
-    command = (
-        "rltransfer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if sys.argv[1:]
-        else "rltransfer bench controller"
-    )
+    command = command_line() if sys.argv[1:] else "rltransfer bench controller"
     lines = [
         "# Transfer controller benchmark",
         "",
         f"- Command: `{command}`",
-        f"- Date: {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}",
-        f"- Machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores "
-        "shared with other jobs (timings are noisy), torch 1 thread, CPU only",
+        f"- Date: {now_utc()}",
+        f"- Machine: {machine_description()}, shared with other jobs (timings are noisy), torch 1 thread",
         f"- Seeds: 0..{args.seeds - 1} per target and mode; budgets: PPO {args.cartpole_steps} steps on CartPole "
         f"targets, SAC {args.pendulum_steps} steps on Pendulum-Moon (hyperparams of record)",
         f"- Wall time of this invocation: {wall / 60:.1f} min (finished runs in --work are reused); sum of the "

@@ -10,15 +10,18 @@ agreement, on at least three tasks from two families, one with continuous action
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
-import platform
 import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
+
+from rltransfer.distill import DistillConfig, distill
+from rltransfer.experiments.provenance import command_line, machine_description, now_utc
+from rltransfer.io import atomic_write_text
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -98,11 +101,6 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import torch
-
-    from rltransfer.cli.common import command_line
-    from rltransfer.distill import DistillConfig, distill
-    from rltransfer.io import atomic_write_text
 
     torch.set_num_threads(1)
     seeds = [int(seed) for seed in str(args.seeds).split(",") if seed.strip()]
@@ -156,19 +154,16 @@ def _markdown(
     rows: list[tuple[DistillTask, int, Any, float]], seeds: list[int], command: str, seconds: float, args: Any
 ) -> str:
     import onnxruntime
-    import torch
 
     lines = [
         "# Distillation: small task-specific students from the zoo's teachers",
         "",
         f"Command: `{command}`",
         "",
-        f"Seeds: {', '.join(map(str, seeds))}. Date: {_dt.datetime.now().isoformat(timespec='minutes')}. "
-        f"Wall time: {seconds / 60:.1f} min.",
+        f"Seeds: {', '.join(map(str, seeds))}. Date: {now_utc()}. Wall time: {seconds / 60:.1f} min.",
         "",
-        f"Machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()}-core CPU shared "
-        f"with other jobs (load varies), torch {torch.__version__} (1 thread), onnxruntime {onnxruntime.__version__} "
-        "(1 thread).",
+        f"Machine: {machine_description()}, shared with other jobs (load varies); torch 1 thread, onnxruntime "
+        f"{onnxruntime.__version__} (1 thread).",
         "",
         f"Settings: {args.samples} labelled states per round, {args.dagger_rounds} DAgger rounds, {args.updates} "
         "Adam steps per round (batch 256, lr 3e-3 cosine to 3e-4) unless a task below says otherwise, agreement "

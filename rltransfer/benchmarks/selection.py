@@ -18,14 +18,21 @@ student run, so every teacher's benefit was noise around 0 and no ranking could 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import platform
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from rltransfer.errors import ConfigError
+from rltransfer.experiments.provenance import command_line, machine_description, now_utc
+from rltransfer.io import atomic_write_text
+from rltransfer.make import env_family
+from rltransfer.metrics import area_under_curve
+from rltransfer.selection import DEFAULT_BUDGET, RANDOM_SHARE, rank_teachers, ranking_cost, recommendation
+from rltransfer.training import TrainConfig, read_episodes, train_student
 
 REFERENCE_BUDGETS = {"CartPole": 100_000, "Pendulum": 20_000, "Acrobot": 1_000_000, "MountainCar": 120_000}
 """RL-Zoo (rl-baselines3-zoo hyperparams) training budgets of record: PPO CartPole-v1 1e5, SAC Pendulum-v1 2e4,
@@ -138,8 +145,6 @@ def top1_regret(scores: list[float], benefits: list[float]) -> float:
 
 def parse_sweep(text: str) -> list[tuple[int, float]]:
     """'2000:0.33,600:0.2' → [(2000, 0.33), (600, 0.2)]; a ConfigError naming the bad item."""
-    from rltransfer.errors import ConfigError
-
     pairs = []
     for item in (part.strip() for part in text.split(",")):
         if not item:
@@ -154,14 +159,10 @@ def parse_sweep(text: str) -> list[tuple[int, float]]:
 
 def reference_budget(target: str) -> int | None:
     """The RL-Zoo training budget of record for the target's family (None when not listed)."""
-    from rltransfer.make import env_family
-
     return REFERENCE_BUDGETS.get(env_family(target))
 
 
 def _auc(run_dir: Path, steps: int) -> float:
-    from rltransfer.metrics import area_under_curve
-    from rltransfer.training import read_episodes
 
     return float(area_under_curve(read_episodes(run_dir), steps))
 
@@ -202,12 +203,6 @@ def _sweep_lines(rows: list[tuple[str, int, float, int, float, float, str, int]]
 
 
 def _run(args: argparse.Namespace) -> int:
-    import torch
-
-    from rltransfer.cli.common import command_line
-    from rltransfer.io import atomic_write_text
-    from rltransfer.selection import DEFAULT_BUDGET, RANDOM_SHARE, rank_teachers, ranking_cost, recommendation
-    from rltransfer.training import TrainConfig, train_student
 
     torch.set_num_threads(1)
     started = time.time()
@@ -314,10 +309,8 @@ def _run(args: argparse.Namespace) -> int:
         f"Seeds: students {seeds}; ranking seed 0, budget {budget} env steps, random share {RANDOM_SHARE:.2f}. "
         f"Method: {args.method} "
         f"({args.algo}, {args.steps} steps per run, hyperparameters of record). Zoo: {args.zoo or 'default'}.",
-        f"Machine: {platform.platform()}, Python {platform.python_version()}, {platform.processor() or 'cpu'} "
-        "(2-core CPU shared with other jobs).",
-        f"Date: {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}; wall time "
-        f"{(time.time() - started) / 60:.1f} min.",
+        f"Machine: {machine_description()}, shared with other jobs.",
+        f"Date: {now_utc()}; wall time {(time.time() - started) / 60:.1f} min.",
         "",
         "## Summary",
         "",

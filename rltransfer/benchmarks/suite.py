@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from rltransfer.errors import ConfigError
+from rltransfer.experiments import GridSpec, parse_list, run_grid, run_grids
+from rltransfer.experiments.provenance import command_line, machine_description, now_utc
+from rltransfer.experiments.summary import read_grid_file, summary_body
+from rltransfer.io import atomic_write_text
+from rltransfer.registry import lookup
 
 METHOD_ORDER = ("scratch", "finetune", "kickstart", "jsrl", "instance", "representation", "auto")
 
@@ -117,8 +122,6 @@ def select_targets(names: str | None) -> list[SuiteTarget]:
     """TARGETS, or the named subset (did-you-mean on typos)."""
     if not names:
         return list(TARGETS)
-    from rltransfer.experiments import parse_list
-    from rltransfer.registry import lookup
 
     table = {t.name.lower(): t for t in TARGETS}
     return [lookup(table, name, what="suite target") for name in parse_list(names, what="targets")]
@@ -133,8 +136,6 @@ def measure_throughput(
     a change in the machine's load hits both. Returns per measurement: workers, repeat, runs, steps,
     seconds, env steps per second and the 1-minute load average before it started.
     """
-    from rltransfer.experiments import GridSpec, run_grid
-
     spec = GridSpec(env_ids=("CartPole-v1",), methods=("scratch",), seeds=tuple(range(runs)), total_timesteps=steps)
     rows = []
     for repeat in range(repeats):
@@ -160,9 +161,6 @@ def measure_throughput(
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rltransfer.cli.common import command_line
-    from rltransfer.experiments import GridSpec, parse_list, run_grids
-    from rltransfer.experiments.summary import machine_description, now_utc
 
     if args.seeds <= 0 or args.steps_scale <= 0:
         raise ConfigError("--seeds and --steps-scale must be positive", fix="pass e.g. --seeds 5 --steps-scale 1")
@@ -223,7 +221,6 @@ def _run(args: argparse.Namespace) -> int:
         throughput=throughput,
         workers=workers,
     )
-    from rltransfer.io import atomic_write_text
 
     atomic_write_text(args.out, text)
     failed = [o for r in reports for o in r.failed]
@@ -235,7 +232,6 @@ def _reused(reports: list[Any], grids: list[Any]) -> str:
     reused = sum(r.skipped for r in reports)
     if not reused:
         return ""
-    from rltransfer.experiments.summary import read_grid_file
 
     seconds: dict[str, float] = {}  # one entry per invocation (an invocation runs every target's grid)
     for _, folder in grids:
@@ -305,8 +301,6 @@ def render(
     workers: int,
 ) -> str:
     """results/benchmark.md."""
-    from rltransfer.experiments.summary import summary_body
-
     lines = ["# rltransfer benchmark suite", ""]
     lines += [f"- command: `{header['command']}`"] + [f"- {k}: {v}" for k, v in header.items() if k != "command"]
     if reduced:

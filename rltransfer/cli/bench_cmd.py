@@ -7,6 +7,7 @@ import importlib
 from typing import Any
 
 from rltransfer.benchmarks import BENCH_MODULES
+from rltransfer.cli import build_parser
 
 
 def register(subparsers: Any) -> None:
@@ -20,13 +21,7 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
     available = []
     for name in BENCH_MODULES:
-        try:
-            module = importlib.import_module(f"rltransfer.benchmarks.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"rltransfer.benchmarks.{name}":
-                continue
-            raise
-        module.register(commands)
+        importlib.import_module(f"rltransfer.benchmarks.{name}").register(commands)
         available.append(name)
     everything = commands.add_parser(
         "all", help="run every benchmark in turn", description=f"Run {', '.join(available)} with their defaults."
@@ -35,8 +30,6 @@ def register(subparsers: Any) -> None:
 
 
 def _run_all(args: argparse.Namespace) -> int:
-    from rltransfer.cli import build_parser
-
     parser = build_parser()
     status = 0
     for name in args.benchmarks:

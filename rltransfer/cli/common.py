@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
-import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rltransfer.errors import ConfigError
@@ -68,11 +67,6 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def command_line() -> str:
-    """The command that is running, shell-quoted (saved as command.txt in run folders)."""
-    return " ".join(shlex.quote(a) for a in ["rltransfer", *sys.argv[1:]])
-
-
 def add_compare_dir_args(parser: argparse.ArgumentParser) -> None:
     """DIR (a compare output folder) and --threshold, shared by `report` and `diagnose`."""
     parser.add_argument("dir", metavar="DIR", help="the --out folder of `rltransfer compare`")
@@ -81,12 +75,8 @@ def add_compare_dir_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def compare_dir(path: str) -> Any:
+def compare_dir(path: str) -> Path:
     """The Path of a compare output folder; ConfigError when it is not a folder."""
-    from pathlib import Path
-
-    from rltransfer.errors import ConfigError
-
     folder = Path(path)
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder", fix="pass the --out folder of `rltransfer compare`")

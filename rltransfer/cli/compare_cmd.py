@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from rltransfer.cli.common import add_env_args, add_zoo_arg, command_line
+from rltransfer.cli.common import add_env_args, add_zoo_arg
+from rltransfer.errors import ConfigError
+from rltransfer.experiments import GridSpec, parse_list, run_grid
+from rltransfer.experiments.provenance import command_line
+from rltransfer.experiments.summary import summary_body
+from rltransfer.make import parse_env_kwargs
+from rltransfer.transfer.methods import METHODS
+from rltransfer.zoo.hyperparams import load_hyperparams_file
 
 MAX_SEEDS = 1000
 """Most seeds per method of one comparison."""
@@ -14,8 +21,6 @@ MAX_SEEDS = 1000
 
 def register(subparsers: Any) -> None:
     """Add the compare subcommand."""
-    from rltransfer.experiments.grid import METHODS
-
     parser = subparsers.add_parser(
         "compare",
         help="compare transfer methods against scratch over seeds",
@@ -55,11 +60,6 @@ def register(subparsers: Any) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from rltransfer.errors import ConfigError
-    from rltransfer.experiments import GridSpec, parse_list, run_grid
-    from rltransfer.hyperparams import load_hyperparams_file
-    from rltransfer.make import parse_env_kwargs
-
     if not 0 < args.seeds <= MAX_SEEDS:
         raise ConfigError(f"--seeds must be in [1, {MAX_SEEDS}], got {args.seeds}", fix="pass --seeds N, e.g. 5")
     overrides = load_hyperparams_file(args.hyperparams) if args.hyperparams else {}
@@ -92,8 +92,6 @@ def _compare(args: argparse.Namespace) -> int:
         f"{len(report.failed)} failed ({report.wall_seconds:.0f} s)"
     )
     if report.files:
-        from rltransfer.experiments.summary import summary_body
-
         print(summary_body((report.out / "summary.md").read_text(encoding="utf-8")))
         print(f"wrote {report.out}/summary.md, summary.csv, summary.json, learning_curves.png and tb/")
         print(f"  tensorboard --logdir {report.out}/tb")

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rltransfer.cli import main
+
 DEFAULT_TARGET = "rltransfer/CartPole-Permuted-v0"
 
 
@@ -35,8 +37,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Rank, then compare, then say where to look."""
-    from rltransfer.cli import main
-
     zoo = ["--zoo", args.zoo] if args.zoo else []
     print(f"== 1/2  Ranking the zoo for {args.env} (cheap probes, no gradient step)\n", flush=True)
     status = main(["rank", "--env", args.env, *zoo])

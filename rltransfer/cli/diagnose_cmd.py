@@ -6,6 +6,10 @@ import argparse
 from typing import Any
 
 from rltransfer.cli.common import add_compare_dir_args, check_threshold, compare_dir
+from rltransfer.errors import ConfigError
+from rltransfer.experiments import diagnose
+from rltransfer.experiments.summary import collect_runs, summarize_folder
+from rltransfer.registry import lookup
 
 
 def register(subparsers: Any) -> None:
@@ -27,10 +31,6 @@ def register(subparsers: Any) -> None:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from rltransfer import diagnose
-    from rltransfer.errors import ConfigError
-    from rltransfer.experiments.summary import collect_runs, summarize_folder
-
     folder = compare_dir(args.dir)
     check_threshold(args.threshold)
     if args.segments <= 0:
@@ -46,8 +46,6 @@ def _diagnose(args: argparse.Namespace) -> int:
         )
     methods = sorted({m for env in envs for m in env.methods if m != "scratch"})
     if args.method is not None:
-        from rltransfer.registry import lookup
-
         lookup(dict.fromkeys(methods), args.method, what="method of this comparison")
     found = diagnose.diagnose(envs, records, segments=args.segments, method=args.method)
     print(diagnose.render(found, segments=args.segments))

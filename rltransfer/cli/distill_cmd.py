@@ -6,7 +6,12 @@ import argparse
 import math
 from typing import Any
 
+from stable_baselines3.common.logger import configure
+
 from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_table, print_json
+from rltransfer.distill import DistillConfig, DistillGateError, distill
+from rltransfer.errors import ConfigError
+from rltransfer.make import parse_env_kwargs
 
 
 def register(subparsers: Any) -> None:
@@ -65,10 +70,8 @@ def register(subparsers: Any) -> None:
 
 def parse_hidden(text: str) -> tuple[int, ...]:
     """'32,32' → (32, 32); anything else raises ConfigError."""
-    from rltransfer.errors import ConfigError
-
     try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+        sizes = tuple(int(part) for part in text.split(",")) if text.strip() else ()
     except ValueError as exc:
         raise ConfigError(f'--hidden "{text}" is not a list of integers', fix="write e.g. --hidden 32,32") from exc
     if not sizes:
@@ -77,19 +80,10 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 
 def _distill(args: argparse.Namespace) -> int:
-    from rltransfer.distill import DistillGateError, distill
-    from rltransfer.make import parse_env_kwargs
-
-    logger = None
-    if args.verbose:
-        from stable_baselines3.common.logger import configure
-
-        logger = configure(None, ["stdout"])
+    logger = configure(None, ["stdout"]) if args.verbose else None
     try:
-        report = distill(
-            args.teacher,
-            args.env,
-            env_kwargs=parse_env_kwargs(args.env_kwargs),
+        env_kwargs = parse_env_kwargs(args.env_kwargs)
+        config = DistillConfig(
             hidden=parse_hidden(args.hidden),
             threshold=args.threshold,
             return_threshold=args.return_threshold,
@@ -98,6 +92,12 @@ def _distill(args: argparse.Namespace) -> int:
             dagger_rounds=args.dagger_rounds,
             eval_episodes=args.eval_episodes,
             seed=args.seed,
+        )
+        report = distill(
+            args.teacher,
+            args.env,
+            config=config,
+            env_kwargs=env_kwargs,
             zoo=args.zoo,
             out=args.out,
             mapping=args.mapping,

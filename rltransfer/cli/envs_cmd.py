@@ -6,6 +6,9 @@ import argparse
 from typing import Any
 
 from rltransfer.cli.common import add_json_arg, format_table, print_json
+from rltransfer.envs import CATALOGUE
+from rltransfer.make import make_env
+from rltransfer.spaces import SpaceSignature
 
 
 def register(subparsers: Any) -> None:
@@ -22,10 +25,6 @@ def register(subparsers: Any) -> None:
 
 def env_rows() -> list[dict[str, Any]]:
     """One dict per registered rltransfer/ id (spaces read from a made instance)."""
-    from envs import CATALOGUE
-    from rltransfer.make import make_env
-    from rltransfer.spaces import SpaceSignature
-
     rows = []
     for env_id, info in sorted(CATALOGUE.items()):
         env = make_env(env_id)

@@ -7,6 +7,9 @@ from typing import Any
 
 from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_table, print_json
 from rltransfer.cli.zoo_cmd import one_line_warnings
+from rltransfer.io import atomic_write_json, json_safe
+from rltransfer.make import parse_env_kwargs
+from rltransfer.selection import DEFAULT_BUDGET, rank_teachers, ranking_cost, recommendation
 
 
 def register(subparsers: Any) -> None:
@@ -39,10 +42,6 @@ def register(subparsers: Any) -> None:
 
 
 def _rank(args: argparse.Namespace) -> int:
-    from rltransfer.io import atomic_write_json
-    from rltransfer.make import parse_env_kwargs
-    from rltransfer.selection import DEFAULT_BUDGET, json_safe, rank_teachers, ranking_cost, recommendation
-
     teachers = [name.strip() for name in args.teachers.split(",") if name.strip()] if args.teachers else None
     with one_line_warnings():  # a broken teacher is skipped with one line, not a failed ranking
         rankings = rank_teachers(

@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from rltransfer.cli.common import add_compare_dir_args, check_threshold, compare_dir
+from rltransfer.errors import ConfigError
+from rltransfer.experiments import render_report
 
 
 def register(subparsers: Any) -> None:
@@ -22,9 +24,6 @@ def register(subparsers: Any) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from rltransfer.errors import ConfigError
-    from rltransfer.experiments import render_report
-
     folder = compare_dir(args.dir)
     if args.bins is not None and args.bins <= 0:
         raise ConfigError(f"--bins must be positive, got {args.bins}", fix="pass --bins N with N >= 1")

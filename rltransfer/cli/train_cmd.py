@@ -8,7 +8,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rltransfer.cli.common import add_env_args, add_zoo_arg, command_line
+from rltransfer.cli.common import add_env_args, add_zoo_arg
+from rltransfer.errors import ConfigError, OutputError
+from rltransfer.experiments.provenance import command_line
+from rltransfer.make import check_env_id, parse_env_kwargs
+from rltransfer.mapping import load_mapping
+from rltransfer.registry import lookup
+from rltransfer.training import (
+    CHECKPOINT_DIR,
+    STUDENT_DIR,
+    TrainConfig,
+    check_target,
+    exclusive_run_folder,
+    has_checkpoint,
+    read_error,
+    run_folder_state,
+    train_student,
+)
+from rltransfer.zoo import resolve_teacher_dir
+from rltransfer.zoo.hyperparams import load_hyperparams_file
 
 MODE_TO_METHOD = {"auto": "auto", "representation": "representation", "instance": "instance", "none": "scratch"}
 
@@ -58,9 +76,6 @@ def register(subparsers: Any) -> None:
 
 
 def _method(args: argparse.Namespace) -> str:
-    from rltransfer.errors import ConfigError
-    from rltransfer.registry import lookup
-
     if args.method and args.mode:
         raise ConfigError("--mode and --method both given", fix="give one of them")
     if args.method:
@@ -71,8 +86,6 @@ def _method(args: argparse.Namespace) -> str:
 
 
 def _transfer_options(text: str | None) -> dict[str, Any]:
-    from rltransfer.errors import ConfigError
-
     if not text:
         return {}
     try:
@@ -84,14 +97,8 @@ def _transfer_options(text: str | None) -> dict[str, Any]:
     return data
 
 
-def build_config(args: argparse.Namespace) -> Any:
+def build_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig the arguments describe (validated)."""
-    from rltransfer.errors import ConfigError
-    from rltransfer.hyperparams import load_hyperparams_file
-    from rltransfer.make import check_env_id, parse_env_kwargs
-    from rltransfer.mapping import load_mapping
-    from rltransfer.training import TrainConfig
-
     check_env_id(args.env)
     method = _method(args)
     if method != "scratch" and not args.teacher:
@@ -127,9 +134,6 @@ _HELD = {
 
 def _check_out(out: Path, args: argparse.Namespace) -> str:
     """The state of --out (see run_folder_state) after refusing what the flags do not allow."""
-    from rltransfer.errors import ConfigError, OutputError
-    from rltransfer.training import run_folder_state
-
     if args.resume and args.overwrite:
         raise ConfigError(
             "--resume and --overwrite both given", fix="give --resume to continue, --overwrite to restart"
@@ -155,12 +159,8 @@ def _check_out(out: Path, args: argparse.Namespace) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rltransfer.training import check_target, exclusive_run_folder, read_error
-
     config = build_config(args)
     if config.teacher and config.teacher != "auto":
-        from rltransfer.zoo import resolve_teacher_dir
-
         resolve_teacher_dir(config.teacher, config.zoo)
     check_target(config)
     out = Path(args.out)
@@ -181,24 +181,20 @@ def _train(args: argparse.Namespace) -> int:
         return _run(config, out, args)
 
 
-def _run(config: Any, out: Path, args: argparse.Namespace) -> int:
-    from rltransfer.training import train_student
-
+def _run(config: TrainConfig, out: Path, args: argparse.Namespace) -> int:
     try:
         result = train_student(
             config, out, progress_bar=not args.no_progress, command=command_line(), resume=args.resume
         )
     except KeyboardInterrupt:
-        from rltransfer.transfer.checkpoint import has_checkpoint
-
         if has_checkpoint(out):
-            line = f"checkpoint saved in {out / 'checkpoint'}; continue with the same command and --resume"
+            line = f"checkpoint saved in {out / CHECKPOINT_DIR}; continue with the same command and --resume"
         else:
             line = "interrupted before training started, nothing to resume; run the command again"
         print(f"rltransfer: error: interrupted — {line}", file=sys.stderr)
         return 130
     print(
         f"{result.method} on {result.env_id}: {result.episodes} episodes, final return {result.final_return:.1f}, "
-        f"{result.wall_seconds:.0f}s; student saved in {out / 'student'}"
+        f"{result.wall_seconds:.0f}s; student saved in {out / STUDENT_DIR}"
     )
     return 0

@@ -7,12 +7,18 @@ import contextlib
 import sys
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rltransfer.cli.common import add_json_arg, add_zoo_arg, format_table, print_json
 from rltransfer.errors import BrokenTeacherWarning, ChecksumError, ConfigError, UnknownTeacherError
 from rltransfer.io import strict_json
+from rltransfer.make import make_env, parse_env_kwargs
+from rltransfer.rollouts import evaluate, policy_act
+from rltransfer.zoo import default_zoo, list_cards, load_teacher, validate_entry_name, verify_zoo
+from rltransfer.zoo.importing import import_sb3
+from rltransfer.zoo.recipes import load_recipe, train_teacher
 
 
 def register(subparsers: Any) -> None:
@@ -83,8 +89,6 @@ def register(subparsers: Any) -> None:
 
 
 def _zoo_dir(args: argparse.Namespace) -> Path:
-    from rltransfer.zoo import default_zoo
-
     return Path(args.zoo) if args.zoo else default_zoo()
 
 
@@ -115,10 +119,6 @@ def _positive_episodes(episodes: int) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from rltransfer.recipes import load_recipe, train_teacher
-
     recipe = load_recipe(args.recipe)
     if args.steps is not None:
         recipe = replace(recipe, n_timesteps=args.steps)  # Recipe checks it is positive
@@ -133,8 +133,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from rltransfer.zoo import list_cards
-
     zoo = _zoo_dir(args)
     if not zoo.is_dir():
         raise UnknownTeacherError(
@@ -163,16 +161,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from rltransfer.zoo import load_teacher
-
     teacher = load_teacher(args.name, args.zoo)
     print(strict_json(teacher.card.to_dict(), indent=2))
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from rltransfer.zoo import verify_zoo
-
     zoo = _zoo_dir(args)
     results = verify_zoo(zoo)
     if not results:
@@ -190,10 +184,6 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from rltransfer.evaluation import evaluate, policy_act
-    from rltransfer.make import make_env
-    from rltransfer.zoo import load_teacher
-
     _positive_episodes(args.episodes)
     teacher = load_teacher(args.name, args.zoo)
     env = make_env(teacher.card.env_id, teacher.card.env_kwargs)
@@ -206,10 +196,6 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from rltransfer.cli.importing import import_sb3
-    from rltransfer.make import parse_env_kwargs
-    from rltransfer.zoo import validate_entry_name
-
     validate_entry_name(args.name)
     _positive_episodes(args.episodes)
     print(

@@ -11,10 +11,12 @@ Before any of that, a few probe episodes check that the mapped teacher beats a r
 the mapping when identity does not), so a useless pairing fails in seconds.
 
 Modules: `report` (settings, gates, report), `learning` (labels, rollouts, supervised fit), `probe` (the
-teacher check), `core` (`distill` and deployment).
+teacher check), `core` (`distill`), `deploy` (the student's zoo
+folder), `export` (ONNX export and latency).
 """
 
-from rltransfer.distill.core import ONNX_FILE, REPORT_FILE, distill
+from rltransfer.distill.core import distill
+from rltransfer.distill.deploy import ONNX_FILE, REPORT_FILE
 from rltransfer.distill.probe import TeacherCheck, check_teacher
 from rltransfer.distill.report import (
     DistillConfig,

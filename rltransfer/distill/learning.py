@@ -11,13 +11,14 @@ import numpy as np
 import torch
 from stable_baselines3.common.policies import BasePolicy
 
-from rltransfer import evaluation
+from rltransfer import rollouts
+from rltransfer.distill.export import ActingNetwork, acting_parameters, box_bounds
 from rltransfer.distill.report import DistillConfig
 from rltransfer.errors import IncompatibleSpacesError
-from rltransfer.evaluation import ActFn
-from rltransfer.export import ActingNetwork, acting_parameters, box_bounds
-from rltransfer.mapping import MappedTeacher, Mapping
+from rltransfer.mapping import MappedTeacher, Mapping, load_mapping
 from rltransfer.policies import build_policy, decode_policy_kwargs, hidden_features
+from rltransfer.rollouts import ActFn
+from rltransfer.selection import find_mapping
 from rltransfer.spaces import SpaceSignature
 from rltransfer.zoo import Teacher
 
@@ -44,23 +45,12 @@ def resolve_mapping(
         mapping.check(student_obs, teacher.card.observation_space)
         return mapping, "given"
     if isinstance(mapping, (str, os.PathLike)) and str(mapping) != "search":
-        from rltransfer.mapping import load_mapping
-
         loaded = load_mapping(mapping)
         loaded.check(student_obs, teacher.card.observation_space)
         return loaded, "given"
     same = student_obs.same_as(teacher.card.observation_space) and student_action.same_as(teacher.card.action_space)
     if same and mapping is None:
         return Mapping.identity(student_obs), "identity"
-    try:
-        from rltransfer.selection import find_mapping
-    except ImportError as exc:
-        raise IncompatibleSpacesError(
-            f"teacher {teacher.name} ({teacher.card.observation_space.describe()} → "
-            f"{teacher.card.action_space.describe()}) does not share the target's spaces and the mapping search "
-            "(rltransfer.selection) is not available",
-            fix="give a mapping with --mapping FILE.yaml (Mapping.to_dict layout)",
-        ) from exc
     return find_mapping(teacher, env, seed=seed, budget=SEARCH_BUDGET), "searched"
 
 
@@ -137,7 +127,7 @@ def rollout(env: gym.Env[Any, Any], act: ActFn, *, steps: int, seed: int, explor
     def explore(obs: np.ndarray) -> Any:
         return env.action_space.sample() if rng.random() < exploration else act(obs)
 
-    return evaluation.rollout(env, explore, steps=steps, seed=seed).arrays["obs"].reshape(steps, -1)
+    return rollouts.rollout(env, explore, steps=steps, seed=seed).arrays["obs"].reshape(steps, -1)
 
 
 def recording(act: ActFn, store: list[np.ndarray]) -> ActFn:

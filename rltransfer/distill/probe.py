@@ -17,9 +17,8 @@ import gymnasium as gym
 
 from rltransfer.distill.learning import resolve_mapping
 from rltransfer.distill.report import TeacherCheckError
-from rltransfer.evaluation import Evaluation, evaluate, random_act
 from rltransfer.mapping import MappedTeacher, Mapping
-from rltransfer.probes import episode_limit
+from rltransfer.rollouts import Evaluation, episode_limit, evaluate, random_act
 from rltransfer.spaces import SpaceSignature
 from rltransfer.zoo import Teacher
 

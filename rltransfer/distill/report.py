@@ -7,8 +7,8 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rltransfer.distill.export import OnnxCheck
 from rltransfer.errors import ConfigError, GateFailedError
-from rltransfer.export import OnnxCheck
 
 MAX_HIDDEN_SIZE = 4096
 """Widest student layer: a distilled student is meant to be small (and 100000-wide layers never finish)."""

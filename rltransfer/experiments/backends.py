@@ -9,6 +9,7 @@ a finished one: a grid killed even with SIGKILL, or two grids sharing an output 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import multiprocessing
 import os
@@ -24,9 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import torch
+
 from rltransfer.errors import ConfigError, RLTransferError
 from rltransfer.experiments.grid import RunSpec
 from rltransfer.registry import lookup
+from rltransfer.training import ERROR_FILE, is_finished, train_student
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -65,15 +69,11 @@ def single_thread() -> None:
     """One torch/BLAS thread per worker: k workers use k cores and runs are reproducible."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
-    import torch
-
     torch.set_num_threads(1)
 
 
 def execute_run(spec: RunSpec, command: str = "") -> RunOutcome:
     """Train one run unless it is finished; an unfinished folder is removed and the run restarted clean."""
-    from rltransfer.training import is_finished, train_student
-
     started = time.time()
     single_thread()
     with _exclusive(spec.lock_path):
@@ -98,7 +98,7 @@ def execute_run(spec: RunSpec, command: str = "") -> RunOutcome:
                 key=spec.key,
                 run_dir=str(spec.run_dir),
                 status="failed",
-                error=f"{line} (traceback in {spec.run_dir}/error.txt)",
+                error=f"{line} (traceback in {spec.run_dir / ERROR_FILE})",
             )
     return RunOutcome(key=spec.key, run_dir=str(spec.run_dir), status="done", wall_seconds=time.time() - started)
 
@@ -106,7 +106,7 @@ def execute_run(spec: RunSpec, command: str = "") -> RunOutcome:
 def _write_error(run_dir: Path, text: str) -> None:
     with contextlib.suppress(OSError):
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "error.txt").write_text(text, encoding="utf-8")
+        (run_dir / ERROR_FILE).write_text(text, encoding="utf-8")
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -114,8 +114,6 @@ def _die_with_parent(parent_pid: int) -> None:
     single_thread()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
-        import ctypes
-
         with contextlib.suppress(OSError, AttributeError):
             pr_set_pdeathsig = 1
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)

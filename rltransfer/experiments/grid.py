@@ -6,28 +6,17 @@ rltransfer.training); a hidden `.seed<k>.lock` beside each folder is held while 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rltransfer.errors import ConfigError
-from rltransfer.registry import lookup
-
-if TYPE_CHECKING:  # training imports SB3 and torch: kept out of `rltransfer --help`
-    from rltransfer.training import TrainConfig
-
-METHODS: dict[str, str] = {
-    "scratch": "no transfer: the student learns from its own experience only",
-    "finetune": "copy the teacher's weights (through the mapping), then train as usual",
-    "kickstart": "RL loss plus a decaying distillation loss towards the teacher (Schmitt et al. 2018)",
-    "jsrl": "the teacher acts for the first h steps of each episode, h shrinking on a curriculum (Uchendu et al.)",
-    "instance": "teacher trajectories replayed into the student's updates",
-    "representation": "policy distillation plus layer-wise hidden-representation matching",
-    "auto": "the transfer controller chooses among representation, instance and none",
-}
-"""Methods a comparison can run, by name (validated with a did-you-mean hint)."""
+from rltransfer.errors import CardFormatError, ConfigError
+from rltransfer.training import TrainConfig
+from rltransfer.transfer.methods import METHODS, get_method
+from rltransfer.zoo import default_zoo
 
 RUNS_DIR = "runs"
 GRID_FILE = "grid.json"
@@ -48,7 +37,7 @@ def parse_list(text: str, *, what: str) -> tuple[str, ...]:
 
 def check_methods(methods: tuple[str, ...]) -> tuple[str, ...]:
     """Validate method names against METHODS; unknown ones raise UnknownNameError with a hint."""
-    return tuple(lookup(dict(zip(METHODS, METHODS, strict=True)), name, what="method") for name in methods)
+    return tuple(get_method(name).name for name in methods)
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -80,7 +69,7 @@ class GridSpec:
 
     Attributes:
         env_ids: Target environment ids.
-        methods: Method names (see METHODS).
+        methods: Method names (see rltransfer.transfer.methods.METHODS).
         seeds: Seeds; every (target, method) runs each of them.
         total_timesteps: Environment steps of every run.
         algo: SB3 algorithm of the students.
@@ -120,7 +109,7 @@ class GridSpec:
             raise ConfigError(
                 f"--threshold must be a finite number, got {self.threshold}", fix="pass --threshold X, e.g. 475"
             )
-        needs_teacher = [m for m in self.methods if m != "scratch"]
+        needs_teacher = [m for m in self.methods if METHODS[m].needs_teacher]
         if needs_teacher and not self.teacher:
             raise ConfigError(
                 f"methods {', '.join(needs_teacher)} need a teacher", fix="pass --teacher NAME or --teacher auto"
@@ -128,12 +117,13 @@ class GridSpec:
 
     def runs(self, out: str | Path) -> list[RunSpec]:
         """Every run of the grid, in a stable order (env, method, seed), with absolute run folders."""
-        from rltransfer.training import TrainConfig
-        from rltransfer.zoo import default_zoo
-
         root = Path(out).resolve() / RUNS_DIR
         # an absolute zoo: workers (Ray's especially) may not share the caller's working directory
-        zoo = str(Path(self.zoo or default_zoo()).resolve()) if any(m != "scratch" for m in self.methods) else None
+        zoo = (
+            str(Path(self.zoo or default_zoo()).resolve())
+            if any(METHODS[m].needs_teacher for m in self.methods)
+            else None
+        )
         specs = []
         for env_id in self.env_ids:
             for method in self.methods:
@@ -145,7 +135,7 @@ class GridSpec:
                         total_timesteps=self.total_timesteps,
                         seed=seed,
                         method=method,
-                        teacher=None if method == "scratch" else self.teacher,
+                        teacher=self.teacher if METHODS[method].needs_teacher else None,
                         zoo=zoo,
                         n_envs=self.n_envs,
                         hyperparams=dict(self.hyperparams),
@@ -202,3 +192,15 @@ def config_conflict(recorded: dict[str, Any], wanted: TrainConfig) -> str | None
         if recorded.get(name) != wanted_dict.get(name):
             return f"{name} {recorded.get(name)!r} ≠ {wanted_dict.get(name)!r}"
     return None
+
+
+def read_grid_file(out: str | Path) -> dict[str, Any]:
+    """OUT/grid.json (the spec and the invocations that ran it), or {} when there is none."""
+    path = Path(out) / GRID_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise CardFormatError(f"{path} is not valid JSON", fix=f"delete {path}; runs are kept") from exc
+    return data if isinstance(data, dict) else {}

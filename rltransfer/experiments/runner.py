@@ -7,27 +7,35 @@ progress bar over runs, and renders the report at the end, even when some runs f
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rltransfer.errors import OutputError
+from tqdm import tqdm
+
+from rltransfer import metrics
+from rltransfer.errors import ConfigError, OutputError
+from rltransfer.experiments import diagnose
 from rltransfer.experiments.backends import RunOutcome, make_backend
+from rltransfer.experiments.diagnose import read_decisions
 from rltransfer.experiments.grid import GRID_FILE, RUNS_DIR, GridSpec, RunSpec, config_conflict
+from rltransfer.experiments.plots import plot_learning_curves
+from rltransfer.experiments.provenance import machine_description, now_utc
 from rltransfer.experiments.summary import (
     collect_runs,
     export_tensorboard,
-    machine_description,
-    now_utc,
     read_grid_file,
     summarize_folder,
     write_summary,
 )
 from rltransfer.io import atomic_write_json
-from rltransfer.training import check_target_env, is_finished, read_error
+from rltransfer.make import check_env_id
+from rltransfer.policies import algo_class
+from rltransfer.training import check_target_env, is_finished, read_config, read_error
+from rltransfer.transfer.methods import METHODS
+from rltransfer.zoo import resolve_teacher_dir
 
 CURVES_PNG = "learning_curves.png"
 
@@ -59,17 +67,12 @@ class GridReport:
 
 def validate(spec: GridSpec) -> None:
     """Check env ids, algorithm and teacher before anything runs (errors name the problem and the fix)."""
-    from rltransfer.make import check_env_id
-    from rltransfer.policies import algo_class
-
     for env_id in spec.env_ids:
         check_env_id(env_id)
     algo_class(spec.algo)
     for env_id in spec.env_ids:
         check_target_env(env_id, spec.env_kwargs, algo=spec.algo)
-    if spec.teacher and spec.teacher != "auto" and any(m != "scratch" for m in spec.methods):
-        from rltransfer.zoo import resolve_teacher_dir
-
+    if spec.teacher and spec.teacher != "auto" and any(METHODS[m].needs_teacher for m in spec.methods):
         resolve_teacher_dir(spec.teacher, spec.zoo)
 
 
@@ -79,7 +82,7 @@ def check_reuse(runs: list[RunSpec]) -> None:
         if not is_finished(run.run_dir):
             continue
         try:
-            recorded = json.loads((run.run_dir / "config.json").read_text(encoding="utf-8"))
+            recorded = read_config(run.run_dir)
         except (OSError, ValueError):
             continue
         conflict = config_conflict(recorded, run.config)
@@ -157,8 +160,6 @@ def run_grids(
     for (spec, _), report in zip(grids, reports, strict=True):
         report.out.mkdir(parents=True, exist_ok=True)
         _record_invocation(report.out, spec, {**entry, "finished": False})
-    from tqdm import tqdm
-
     total = sum(r.total for r in reports)
     skipped = sum(r.skipped for r in reports)
     bar = tqdm(total=total, initial=skipped, unit="run", desc="runs", disable=not progress, leave=True)
@@ -233,10 +234,6 @@ def render_report(
     method_order: list[str] | None = None,
 ) -> list[Path]:
     """(Re-)render summary.md/.csv/.json, learning_curves.png and tb/ from OUT's finished runs."""
-    from rltransfer import metrics
-    from rltransfer.errors import ConfigError
-    from rltransfer.plots import plot_learning_curves
-
     folder = Path(out)
     records, unfinished = collect_runs(folder)
     if not records:
@@ -250,8 +247,6 @@ def render_report(
     header = report_header(folder, seeds=sorted({r.seed for r in records}))
     if unfinished:
         header["note"] = f"{unfinished} unfinished runs left out; re-run the command to finish them"
-    from rltransfer import diagnose
-
     notes = run_notes(folder, records)
     if notes:
         header["notes"] = notes
@@ -266,8 +261,6 @@ def render_report(
 
 def run_notes(out: Path, records: list[Any]) -> list[str]:
     """Why rows are missing or empty: each failed run's error, and finetune runs that copied no weight."""
-    from rltransfer.diagnose import read_decisions
-
     notes = []
     finished = {str(record.run_dir) for record in records}
     for run_dir in sorted((out / RUNS_DIR).glob("*/*/seed*")):

@@ -10,11 +10,8 @@ import csv
 import io
 import json
 import math
-import os
-import platform
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +19,10 @@ import numpy as np
 
 from rltransfer import metrics
 from rltransfer.errors import CardFormatError, OutputError
-from rltransfer.experiments.grid import GRID_FILE, RUNS_DIR, env_safe_name
+from rltransfer.experiments.grid import RUNS_DIR, env_safe_name, read_grid_file
 from rltransfer.io import atomic_directory, atomic_write_json, atomic_write_text
+from rltransfer.make import check_env_id
+from rltransfer.training import folder as run_folder
 from rltransfer.training import is_finished, read_episodes
 
 SUMMARY_MD = "summary.md"
@@ -96,7 +95,7 @@ def collect_runs(out: str | Path) -> tuple[list[RunRecord], int]:
     root = Path(out) / RUNS_DIR
     records: list[RunRecord] = []
     unfinished = 0
-    for config_path in sorted(root.glob("*/*/seed*/config.json")):
+    for config_path in sorted(root.glob(f"*/*/seed*/{run_folder.CONFIG_FILE}")):
         run_dir = config_path.parent
         if not is_finished(run_dir):
             unfinished += 1
@@ -124,8 +123,6 @@ def env_threshold(env_id: str, override: float | None) -> float | None:
     """--threshold if given, else the env spec's reward_threshold (None when it has none)."""
     if override is not None:
         return float(override)
-    from rltransfer.make import check_env_id
-
     value = check_env_id(env_id).reward_threshold
     return None if value is None else float(value)
 
@@ -265,21 +262,6 @@ def best_methods(env: EnvSummary) -> dict[str, str]:
     return best
 
 
-def machine_description() -> str:
-    """`platform` facts about this machine: OS, CPU, cores, Python, torch."""
-    import torch
-
-    return (
-        f"{platform.platform()}, {platform.machine()} {platform.processor() or 'CPU'}, "
-        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, torch {torch.__version__} (CPU)"
-    )
-
-
-def now_utc() -> str:
-    """The current date and time, UTC, to the second."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def render_markdown(envs: list[EnvSummary], header: dict[str, Any]) -> str:
     """summary.md: the command, seeds, machine and date, then one table per target."""
     lines = [f"# rltransfer compare: {', '.join(e.env_id for e in envs)}", ""]
@@ -395,7 +377,7 @@ def export_tensorboard(out: str | Path, records: list[RunRecord]) -> Path:
     target = Path(out) / TB_DIR
     with atomic_directory(target, overwrite=True) as staging:
         for record in records:
-            events = sorted((record.run_dir / "tb").rglob("events.out.tfevents.*"))
+            events = sorted((record.run_dir / run_folder.TB_DIR).rglob("events.out.tfevents.*"))
             if not events:
                 continue
             destination = staging / env_safe_name(record.env_id) / record.method / f"seed{record.seed}"
@@ -406,15 +388,3 @@ def export_tensorboard(out: str | Path, records: list[RunRecord]) -> Path:
                 except OSError as exc:
                     raise OutputError(f"cannot copy {event_file} ({exc.strerror})", fix="check disk space") from exc
     return target
-
-
-def read_grid_file(out: str | Path) -> dict[str, Any]:
-    """OUT/grid.json (the spec and the invocations that ran it), or {} when there is none."""
-    path = Path(out) / GRID_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise CardFormatError(f"{path} is not valid JSON", fix=f"delete {path}; runs are kept") from exc
-    return data if isinstance(data, dict) else {}

@@ -1,29 +1,35 @@
 """Transfer from a teacher into a student that trains with an ordinary SB3 algorithm.
 
-Public API: TransferConfig; TransferPPO, TransferA2C, TransferDQN, TransferSAC, TransferTD3 (SB3
-classes with `teacher=` and `transfer=`); transfer_algorithm(name); the method registry METHODS used
-by `rltransfer.training.train_student`.
+Public API: TransferConfig and Mode; TransferPPO, TransferA2C, TransferDQN, TransferSAC, TransferTD3
+(SB3 classes with `teacher=` and `transfer=`); transfer_algorithm(name); the method registry METHODS
+used by `rltransfer.training.train_student`. Names load on first use, so listing methods and modes
+(`rltransfer --help`) does not import torch.
 """
 
-from rltransfer.transfer.algorithms import (
-    TRANSFER_ALGOS,
-    TransferA2C,
-    TransferDQN,
-    TransferPPO,
-    TransferSAC,
-    TransferTD3,
-    transfer_algorithm,
-)
-from rltransfer.transfer.config import MODES, TransferConfig
+from __future__ import annotations
 
-__all__ = [
-    "MODES",
-    "TRANSFER_ALGOS",
-    "TransferA2C",
-    "TransferConfig",
-    "TransferDQN",
-    "TransferPPO",
-    "TransferSAC",
-    "TransferTD3",
-    "transfer_algorithm",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TRANSFER_ALGOS": "algorithms",
+    "TransferA2C": "algorithms",
+    "TransferDQN": "algorithms",
+    "TransferPPO": "algorithms",
+    "TransferSAC": "algorithms",
+    "TransferTD3": "algorithms",
+    "transfer_algorithm": "algorithms",
+    "MODES": "config",
+    "Mode": "config",
+    "TransferConfig": "config",
+    "METHODS": "methods",
+    "Method": "methods",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rltransfer.transfer' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"rltransfer.transfer.{_EXPORTS[name]}"), name)

@@ -19,10 +19,11 @@ import gymnasium as gym
 import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.type_aliases import MaybeCallback
 
+from rltransfer.errors import ConfigError
 from rltransfer.mapping import Mapping
 from rltransfer.registry import lookup
 from rltransfer.transfer.config import TransferConfig
@@ -43,8 +44,6 @@ def env_factory_of(env: Any) -> Callable[[], gym.Env[Any, Any]]:
         kept = tuple(w for w in spec.additional_wrappers if w.name != "Monitor")
         spec = dataclasses.replace(spec, additional_wrappers=kept)
     else:
-        from rltransfer.errors import ConfigError
-
         raise ConfigError("the training env has no spec to make probe copies from", fix="pass env_factory=")
     return lambda: gym.make(spec)
 
@@ -109,8 +108,6 @@ class TransferMixin:
         elif isinstance(callback, BaseCallback):
             callbacks.append(callback)
         elif callback is not None:
-            from stable_baselines3.common.callbacks import ConvertCallback
-
             callbacks.append(ConvertCallback(callback))
         return super().learn(total_timesteps, callback=CallbackList(callbacks), **kwargs)  # type: ignore[misc]
 

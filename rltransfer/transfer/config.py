@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from rltransfer.errors import ConfigError
+from rltransfer.registry import lookup, suggest
 
-MODES = ("auto", "representation", "instance", "none")
+
+class Mode(StrEnum):
+    """A transfer mode; the value is the string written to config.json, decisions.jsonl and logs."""
+
+    AUTO = "auto"
+    """The controller chooses among the concrete modes and switches between them."""
+    REPRESENTATION = "representation"
+    INSTANCE = "instance"
+    NONE = "none"
+
+
+MODES = tuple(mode.value for mode in Mode)
 """Transfer modes a TransferConfig accepts ("auto" lets the controller switch among the others)."""
 
 WEIGHT_SCHEDULES = ("return", "linear", "exponential", "constant")
 """How the distillation weight decays: QDagger's return ratio, kickstarting's linear/exponential, or fixed."""
 
-MODE_CODES = {"none": 0, "representation": 1, "instance": 2}
+MODE_CODES = {Mode.NONE: 0, Mode.REPRESENTATION: 1, Mode.INSTANCE: 2}
 """TensorBoard value of `transfer/mode` for each concrete mode."""
 
 
@@ -26,8 +39,8 @@ class TransferConfig:
     λ0 = 0.1 demonstration weight, JSRL's tolerance 0.05 over 10 curriculum stages.
     """
 
-    mode: str = "auto"
-    """"auto", "representation", "instance" or "none"."""
+    mode: Mode = Mode.AUTO
+    """"auto", "representation", "instance" or "none" (any case; stored as a Mode)."""
     weight: float = 1.0
     """Initial distillation weight λ0 (scales the policy-distillation and hidden-matching losses)."""
     weight_schedule: str = "return"
@@ -90,8 +103,6 @@ class TransferConfig:
     """JSRL: episodes in the moving return."""
 
     def __post_init__(self) -> None:
-        from rltransfer.registry import lookup
-
         # names are case-insensitive as everywhere in rltransfer (registry.lookup); stored lower-case, as
         # the controller compares them ("Instance" used to pass here and fail later, "LINEAR" acted as constant)
         for name, choices, what in (
@@ -100,6 +111,7 @@ class TransferConfig:
         ):
             lookup(dict.fromkeys(choices, None), getattr(self, name), what=what)
             object.__setattr__(self, name, getattr(self, name).lower())
+        object.__setattr__(self, "mode", Mode(self.mode))
         _check_range("weight", self.weight, 0.0, 100.0)
         _check_range("decay_fraction", self.decay_fraction, 1e-6, 1.0)
         _check_range("temperature", self.temperature, 1e-6, 100.0)
@@ -136,8 +148,6 @@ class TransferConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            from rltransfer.registry import suggest
-
             raise ConfigError(
                 f"unknown transfer option {unknown[0]!r}.{suggest(unknown[0], known)}",
                 fix=f"use only {sorted(known)}",

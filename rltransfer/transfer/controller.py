@@ -31,10 +31,10 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from rltransfer.evaluation import evaluate, random_act
-from rltransfer.io import append_json_line
+from rltransfer.io import append_json_line, json_safe
 from rltransfer.io import finite_or_none as _finite
-from rltransfer.transfer.config import MODE_CODES
+from rltransfer.rollouts import evaluate, random_act
+from rltransfer.transfer.config import MODE_CODES, Mode
 from rltransfer.transfer.engine import TransferEngine
 
 PROBE_MAX_STEPS = 10_000
@@ -71,12 +71,12 @@ class TransferController(BaseCallback):
         self.random_return = math.nan
         self.history: list[dict[str, Any]] = []
         self.switches = 0
-        self.mode = "none"
+        self.mode: Mode = Mode.NONE
         self.weight = 0.0
         self.instance_weight = 0.0
         self.instance_start = 0
         self.off_reason = ""
-        self.tried: list[str] = []
+        self.tried: list[Mode] = []
         self.last_window_step = 0
         self.window = 1000
 
@@ -86,7 +86,7 @@ class TransferController(BaseCallback):
         state = {key: getattr(self, key) for key in _STATE_KEYS}
         state["representation_steps"] = self.engine.representation_steps
         state["acts_in_warmup"] = self.engine.acts_in_warmup
-        return json.loads(json.dumps(state, default=float).replace("NaN", "null"))
+        return json_safe(json.loads(json.dumps(state, default=float)))  # numpy scalars → float, NaN/inf → None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a checkpoint's state."""
@@ -94,6 +94,8 @@ class TransferController(BaseCallback):
             if key in state:
                 value = state[key]
                 setattr(self, key, math.nan if value is None and key.endswith("_return") else value)
+        self.mode = Mode(self.mode)
+        self.tried = [Mode(mode) for mode in self.tried]
         self.engine.representation_steps = int(state.get("representation_steps", 0))
         self.engine.acts_in_warmup = bool(state.get("acts_in_warmup", False))
 
@@ -106,7 +108,7 @@ class TransferController(BaseCallback):
             self._start()
             self.started = True
         else:
-            if self.mode == "instance" or self.config.mode == "instance":
+            if self.mode == Mode.INSTANCE or self.config.mode == Mode.INSTANCE:
                 self.engine.ensure_demonstrations(self.model, seed=self.seed)
             self._apply(record=False)
 
@@ -157,41 +159,43 @@ class TransferController(BaseCallback):
 
     def _start(self) -> None:
         wanted = self.config.mode
-        if wanted == "none":
-            self._decide("none", f"transfer off by configuration; {self.engine.resolved.how}")
+        if wanted == Mode.NONE:
+            self._decide(Mode.NONE, f"transfer off by configuration; {self.engine.resolved.how}")
             return
         self._probe()
         probes = f"mapped teacher's zero-shot return {self.teacher_return:.1f}, random {self.random_return:.1f}"
         confidence = self.engine.resolved.mapping.confidence
-        if wanted == "auto":
+        if wanted == Mode.AUTO:
             if not self._teacher_useful():
                 self.off_reason = "guard"
-                self._decide("none", f"negative-transfer guard: {probes} — the teacher is not clearly better")
+                self._decide(Mode.NONE, f"negative-transfer guard: {probes} — the teacher is not clearly better")
                 return
             if confidence < self.config.min_confidence:
-                self._enter("instance", f"{probes}; mapping confidence {confidence:.2f} is low → replay its data")
+                self._enter(Mode.INSTANCE, f"{probes}; mapping confidence {confidence:.2f} is low → replay its data")
                 return
-            self._enter("representation", f"{probes}; mapping confidence {confidence:.2f} → distil policy and layers")
+            self._enter(
+                Mode.REPRESENTATION, f"{probes}; mapping confidence {confidence:.2f} → distil policy and layers"
+            )
             return
         self._enter(wanted, f"fixed mode {wanted}; {probes}; {self.engine.resolved.how}")
 
-    def _enter(self, mode: str, reason: str, signals: dict[str, Any] | None = None) -> None:
+    def _enter(self, mode: Mode, reason: str, signals: dict[str, Any] | None = None) -> None:
         extra = ""
         if mode not in self.tried:
             self.tried.append(mode)
-            if mode == "representation" and self.config.init_from_teacher and self.num_timesteps == 0:
+            if mode == Mode.REPRESENTATION and self.config.init_from_teacher and self.num_timesteps == 0:
                 report = self.engine.initialize_student(self.model)
                 extra = f"; init from teacher: {report.describe()}"
                 if self.engine.acts_in_warmup:
                     extra += "; the teacher-initialised actor acts during the warm-up before learning_starts"
-        if mode == "instance":
+        if mode == Mode.INSTANCE:
             demos = self.engine.ensure_demonstrations(self.model, seed=self.seed)
             self.instance_start = self.num_timesteps
             mean = float(np.mean(demos.episode_returns)) if demos.episode_returns else math.nan
             extra += f"; {len(demos)} teacher transitions collected in the target (episode return {mean:.1f})"
         self._decide(mode, reason + extra, signals)
 
-    def _decide(self, mode: str, reason: str, signals: dict[str, Any] | None = None) -> None:
+    def _decide(self, mode: Mode, reason: str, signals: dict[str, Any] | None = None) -> None:
         if mode != self.mode and self.started:
             self.switches += 1
         self.mode = mode
@@ -237,7 +241,7 @@ class TransferController(BaseCallback):
         self.engine.set_mode(self.model, self.mode, self.weight, self.instance_weight)
         if not record:
             return
-        active = {"representation": self.weight, "instance": self.instance_weight}.get(self.mode, 0.0)
+        active = {Mode.REPRESENTATION: self.weight, Mode.INSTANCE: self.instance_weight}.get(self.mode, 0.0)
         row = {
             "step": int(self.num_timesteps),
             "mode": self.mode,
@@ -268,9 +272,9 @@ class TransferController(BaseCallback):
     def _window(self) -> None:
         steps = self.num_timesteps - self.last_window_step
         self.last_window_step = self.num_timesteps
-        if self.mode == "representation":
+        if self.mode == Mode.REPRESENTATION:
             self.engine.representation_steps += steps
-        if self.config.mode == "none":
+        if self.config.mode == Mode.NONE:
             return
         agreement_value, distill = self.engine.measure(self.model)
         student = self._student_return()
@@ -284,9 +288,9 @@ class TransferController(BaseCallback):
             }
         )
         signals = {"agreement": agreement_value, "distill_loss": distill, "student_return": student}
-        mode, reason = self._next_mode(student, agreement_value) if self.config.mode == "auto" else (self.mode, "")
+        mode, reason = self._next_mode(student, agreement_value) if self.config.mode == Mode.AUTO else (self.mode, "")
         if mode != self.mode:
-            if mode == "none":
+            if mode == Mode.NONE:
                 self._decide(mode, reason, signals)
             else:
                 self._enter(mode, reason, signals)
@@ -297,45 +301,45 @@ class TransferController(BaseCallback):
         values = [float(row[key]) for row in self.history[-count:]]
         return values if len(values) == count and all(math.isfinite(v) for v in values) else []
 
-    def _next_mode(self, student: float, agreement_value: float) -> tuple[str, str]:
+    def _next_mode(self, student: float, agreement_value: float) -> tuple[Mode, str]:
         config, patience = self.config, self.config.patience
         caught_up = math.isfinite(student) and student >= self.teacher_return - config.tolerance * self._spread()
-        if self.mode != "none" and caught_up:
+        if self.mode != Mode.NONE and caught_up:
             self.off_reason = "caught_up"
-            return "none", (
+            return Mode.NONE, (
                 f"student return {student:.1f} reached the teacher's estimate {self.teacher_return:.1f}: "
                 "transfer off (QDagger cutoff)"
             )
         returns = self._recent("return", patience + 1)
         falling = bool(returns) and all(b < a for a, b in itertools.pairwise(returns))
-        if self.mode != "none" and falling and returns[0] - returns[-1] > 0.1 * self._spread():
+        if self.mode != Mode.NONE and falling and returns[0] - returns[-1] > 0.1 * self._spread():
             self.off_reason = "guard"
-            return "none", (
+            return Mode.NONE, (
                 f"negative-transfer guard: return fell {returns[0]:.1f} → {returns[-1]:.1f} over {patience} "
                 f"windows with {self.mode} transfer on"
             )
         if self.switches >= config.max_switches:
             return self.mode, f"keep {self.mode} (switch limit {config.max_switches} reached)"
-        if self.mode == "representation":
+        if self.mode == Mode.REPRESENTATION:
             losses = self._recent("distill", patience + 1)
             stalled = bool(losses) and min(losses[1:]) >= 0.95 * losses[0]
-            if stalled and agreement_value < config.agreement_target and "instance" not in self.tried:
-                return "instance", (
+            if stalled and agreement_value < config.agreement_target and Mode.INSTANCE not in self.tried:
+                return Mode.INSTANCE, (
                     f"distillation stalled (loss {losses[0]:.3g} → {losses[-1]:.3g} over {patience} windows), "
                     f"agreement {agreement_value:.2f} < {config.agreement_target}; teacher's return "
                     f"{self.teacher_return:.1f} is high → replay its transitions"
                 )
-        elif self.mode == "instance":
+        elif self.mode == Mode.INSTANCE:
             flat = bool(returns) and max(returns[1:]) <= returns[0]
-            if flat and "representation" not in self.tried:
-                return "representation", f"no return progress over {patience} windows with instance transfer"
+            if flat and Mode.REPRESENTATION not in self.tried:
+                return Mode.REPRESENTATION, f"no return progress over {patience} windows with instance transfer"
         elif (
             self.off_reason == "caught_up"
             and math.isfinite(student)
             and student < self.teacher_return - 0.5 * self._spread()
         ):
             self.off_reason = ""
-            return "representation", (
+            return Mode.REPRESENTATION, (
                 f"student return {student:.1f} fell far below the teacher's {self.teacher_return:.1f} → distil again"
             )
         return self.mode, ""

@@ -29,7 +29,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.dqn.policies import DQNPolicy
 
 from rltransfer.policies import hidden_widths
-from rltransfer.transfer.config import TransferConfig
+from rltransfer.transfer.config import Mode, TransferConfig
 from rltransfer.transfer.instance import Demonstrations, MixedReplayBuffer, collect_demonstrations
 from rltransfer.transfer.losses import (
     HiddenMatcher,
@@ -64,7 +64,7 @@ class TransferEngine:
         self.targets = TeacherTargets(
             resolved.teacher, resolved.mapping, model.action_space, temperature=config.temperature
         )
-        self.mode = "none"
+        self.mode: Mode = Mode.NONE
         self.weight = 0.0
         self.instance_weight = 0.0
         self.representation_steps = 0
@@ -114,11 +114,11 @@ class TransferEngine:
             self.setup_seconds += time.time() - started
         return self.demos
 
-    def set_mode(self, model: BaseAlgorithm, mode: str, weight: float, instance_weight: float) -> None:
+    def set_mode(self, model: BaseAlgorithm, mode: Mode, weight: float, instance_weight: float) -> None:
         """Apply the controller's decision: mode, distillation weight, instance weight and replay ratio."""
         self.mode = mode
-        self.weight = weight if mode == "representation" else 0.0
-        self.instance_weight = instance_weight if mode == "instance" else 0.0
+        self.weight = weight if mode == Mode.REPRESENTATION else 0.0
+        self.instance_weight = instance_weight if mode == Mode.INSTANCE else 0.0
         buffer = getattr(model, "replay_buffer", None)
         if isinstance(buffer, MixedReplayBuffer):
             buffer.demo_ratio = self.config.instance_ratio * self.instance_weight
@@ -132,9 +132,9 @@ class TransferEngine:
     def after_train(self, model: BaseAlgorithm, gradient_steps: int | None = None) -> None:
         """The distillation / demonstration step that follows SB3's train()."""
         started = time.perf_counter()
-        if self.mode == "representation" and self.weight > 0.0:
+        if self.mode == Mode.REPRESENTATION and self.weight > 0.0:
             self._representation_step(model, gradient_steps)
-        elif self.mode == "instance" and self.instance_weight > 0.0 and self.demos is not None:
+        elif self.mode == Mode.INSTANCE and self.instance_weight > 0.0 and self.demos is not None:
             self._instance_step(model, gradient_steps)
         self.step_seconds += time.perf_counter() - started
 

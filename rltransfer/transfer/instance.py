@@ -19,8 +19,8 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rltransfer.evaluation import rollout
 from rltransfer.mapping import MappedTeacher
+from rltransfer.rollouts import rollout
 
 
 @dataclass

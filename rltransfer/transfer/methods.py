@@ -1,185 +1,110 @@
-"""Method registry: how each compared method builds its student (name → builder, did-you-mean).
+"""The method registry: every method `train` and `compare` know, by name, in one table.
 
-- scratch: plain SB3.
-- finetune: plain SB3 after copying the teacher's weights through the mapping.
-- kickstart: distillation with the kickstarting schedule (linear decay of λ over `decay_fraction` of
-  training; no layer matching, no weight copy), Schmitt et al. 2018.
-- jsrl: plain SB3 learner behind a guide roll-in with a shrinking horizon, Uchendu et al. 2023.
-- instance, representation: the controller's fixed modes.
-- auto: the controller chooses and switches.
+A Method names its builder by a string entry point ("module:function"), as Gymnasium's registry
+does for environments: listing or validating methods (`rltransfer --help`, TrainConfig) stays free
+of torch and SB3, which only the builder module imports.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
-
-from rltransfer.errors import ConfigError
-from rltransfer.io import append_json_line
-from rltransfer.policies import algo_class
 from rltransfer.registry import lookup
-from rltransfer.transfer.algorithms import transfer_algorithm
-from rltransfer.transfer.config import TransferConfig
-from rltransfer.transfer.teacher import ResolvedTeacher, resolve_teacher
-
-EnvFactory = Callable[[], gym.Env[Any, Any]]
+from rltransfer.transfer.config import Mode
 
 
-@dataclass
-class MethodContext:
-    """What a builder needs: the run's config, training env, probe-env factory, decisions path and model kwargs."""
+@dataclass(frozen=True)
+class Method:
+    """One compared method.
 
-    config: Any  # rltransfer.training.TrainConfig (not imported: training imports this module)
-    vec_env: Any
-    env_factory: EnvFactory
-    decisions_path: Path
-    model_kwargs: dict[str, Any]
+    Attributes:
+        name: Its name on the command line and in run folders.
+        description: One line on what it does.
+        builder: Entry point "module:function" of the function that builds its student.
+        mode: Transfer mode it runs the controller in (the `mode` default of its TransferConfig).
+        transfer_defaults: Other TransferConfig defaults of the method; the user's options override them.
+        needs_teacher: Whether the method needs a teacher (all but scratch).
+    """
+
+    name: str
+    description: str
+    builder: str
+    mode: Mode = Mode.NONE
+    transfer_defaults: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    needs_teacher: bool = True
+
+    def defaults(self) -> dict[str, Any]:
+        """The TransferConfig options this method starts from, before the user's."""
+        return {"mode": self.mode, **self.transfer_defaults}
+
+    def build_function(self) -> Callable[..., Any]:
+        """The builder function (imports its module: torch and SB3)."""
+        module, _, function = self.builder.partition(":")
+        return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
 
 
-@dataclass
-class StudentSetup:
-    """A built student: the model, the env it trains on, extra callbacks and what has state to checkpoint."""
+_BUILDERS = "rltransfer.transfer.builders"
 
-    model: BaseAlgorithm
-    vec_env: Any
-    callbacks: list[BaseCallback] = field(default_factory=list)
-    stateful: dict[str, Any] = field(default_factory=dict)
-    teacher: str | None = None
-
-
-def _transfer_config(context: MethodContext, **defaults: Any) -> TransferConfig:
-    return TransferConfig.from_dict({**defaults, **context.config.transfer})
-
-
-def _resolve(context: MethodContext) -> ResolvedTeacher:
-    config = context.config
-    if not config.teacher:
-        raise ConfigError(f'method "{config.method}" needs a teacher', fix="pass --teacher NAME or --teacher auto")
-    return resolve_teacher(
-        config.teacher, env_factory=context.env_factory, zoo=config.zoo, mapping=config.mapping, seed=config.seed
+METHODS: dict[str, Method] = {
+    method.name: method
+    for method in (
+        Method(
+            "scratch",
+            "no transfer: the student learns from its own experience only",
+            f"{_BUILDERS}:build_scratch",
+            needs_teacher=False,
+        ),
+        Method(
+            "finetune",
+            "copy the teacher's weights (through the mapping), then train as usual",
+            f"{_BUILDERS}:build_finetune",
+        ),
+        Method(
+            "kickstart",
+            "RL loss plus a decaying distillation loss towards the teacher (Schmitt et al. 2018)",
+            f"{_BUILDERS}:build_transfer",
+            mode=Mode.REPRESENTATION,
+            transfer_defaults=MappingProxyType(
+                {"weight_schedule": "linear", "hidden_matching": False, "init_from_teacher": False}
+            ),
+        ),
+        Method(
+            "jsrl",
+            "the teacher acts for the first h steps of each episode, h shrinking on a curriculum (Uchendu et al.)",
+            f"{_BUILDERS}:build_jsrl",
+        ),
+        Method(
+            "instance",
+            "teacher trajectories replayed into the student's updates",
+            f"{_BUILDERS}:build_transfer",
+            mode=Mode.INSTANCE,
+        ),
+        Method(
+            "representation",
+            "policy distillation plus layer-wise hidden-representation matching",
+            f"{_BUILDERS}:build_transfer",
+            mode=Mode.REPRESENTATION,
+        ),
+        Method(
+            "auto",
+            "the transfer controller chooses among representation, instance and none",
+            f"{_BUILDERS}:build_transfer",
+            mode=Mode.AUTO,
+        ),
     )
-
-
-def _plain(context: MethodContext, env: Any) -> BaseAlgorithm:
-    return algo_class(context.config.algo)("MlpPolicy", env, **context.model_kwargs)
-
-
-def build_scratch(context: MethodContext) -> StudentSetup:
-    """Plain SB3 from random weights."""
-    append_json_line(
-        context.decisions_path, {"step": 0, "mode": "none", "weight": 0.0, "reason": "scratch: no teacher"}
-    )
-    return StudentSetup(_plain(context, context.vec_env), context.vec_env)
-
-
-def build_finetune(context: MethodContext) -> StudentSetup:
-    """Plain SB3 starting from the teacher's weights (copied through the mapping where shapes allow)."""
-    from rltransfer.transfer.weights import copy_teacher_weights
-
-    resolved = _resolve(context)
-    model = _plain(context, context.vec_env)
-    report = copy_teacher_weights(resolved.teacher.policy, model.policy, resolved.mapping)
-    append_json_line(
-        context.decisions_path,
-        {"step": 0, "mode": "finetune", "weight": 0.0, "reason": f"{resolved.how}; {report.describe()}"},
-    )
-    return StudentSetup(model, context.vec_env, teacher=resolved.teacher.name)
-
-
-def _build_transfer(context: MethodContext, transfer: TransferConfig) -> StudentSetup:
-    resolved = _resolve(context)
-    cls = transfer_algorithm(context.config.algo)
-    model = cls(  # type: ignore[call-arg]
-        "MlpPolicy",
-        context.vec_env,
-        teacher=resolved.teacher,
-        mapping=resolved.mapping,
-        transfer=transfer,
-        env_factory=context.env_factory,
-        decisions_path=context.decisions_path,
-        **context.model_kwargs,
-    )
-    controller = model.transfer_controller  # type: ignore[attr-defined]
-    return StudentSetup(model, context.vec_env, stateful={"controller": controller}, teacher=resolved.teacher.name)
-
-
-def build_kickstart(context: MethodContext) -> StudentSetup:
-    """Kickstarting: λ·KL(π_T‖π_S) on student states, λ decaying linearly; no layer matching or weight copy."""
-    transfer = _transfer_config(
-        context, mode="representation", weight_schedule="linear", hidden_matching=False, init_from_teacher=False
-    )
-    return _build_transfer(context, transfer)
-
-
-def build_representation(context: MethodContext) -> StudentSetup:
-    """Representation transfer: QDagger-weighted distillation, bottom-up layer matching, weight init."""
-    return _build_transfer(context, _transfer_config(context, mode="representation"))
-
-
-def build_instance(context: MethodContext) -> StudentSetup:
-    """Instance transfer: teacher transitions in replay (off-policy) or DAPG's demonstration term (on-policy)."""
-    return _build_transfer(context, _transfer_config(context, mode="instance"))
-
-
-def build_auto(context: MethodContext) -> StudentSetup:
-    """The controller chooses among representation, instance and none."""
-    return _build_transfer(context, _transfer_config(context, mode="auto"))
-
-
-def build_jsrl(context: MethodContext) -> StudentSetup:
-    """Jump-start RL: the mapped teacher rolls in for h steps per episode, h shrinking on a curriculum."""
-    from rltransfer.evaluation import evaluate
-    from rltransfer.mapping import MappedTeacher
-    from rltransfer.transfer.controller import PROBE_MAX_STEPS
-    from rltransfer.transfer.jsrl import JumpStartCallback, JumpStartVecEnv
-
-    resolved = _resolve(context)
-    transfer = _transfer_config(context, mode="none")
-    guide = MappedTeacher(resolved.teacher, resolved.mapping, context.vec_env.action_space)
-    probe = context.env_factory()
-    try:
-        zero_shot = evaluate(
-            probe,
-            guide.act_one,
-            episodes=transfer.probe_episodes,
-            seed=context.config.seed + 30_000,  # the controller's teacher probe, same episodes
-            max_steps=PROBE_MAX_STEPS,
-        )
-    finally:
-        probe.close()
-    max_horizon = max(1, int(np.mean(zero_shot.lengths)))
-    wrapper = JumpStartVecEnv(context.vec_env, guide)
-    callback = JumpStartCallback(
-        wrapper,
-        max_horizon=max_horizon,
-        stages=transfer.jsrl_stages,
-        tolerance=transfer.jsrl_tolerance,
-        window=transfer.jsrl_window,
-        decisions_path=context.decisions_path,
-    )
-    model = _plain(context, wrapper)
-    return StudentSetup(model, wrapper, [callback], stateful={"jsrl": callback}, teacher=resolved.teacher.name)
-
-
-METHODS: dict[str, Callable[[MethodContext], StudentSetup]] = {
-    "scratch": build_scratch,
-    "finetune": build_finetune,
-    "kickstart": build_kickstart,
-    "jsrl": build_jsrl,
-    "instance": build_instance,
-    "representation": build_representation,
-    "auto": build_auto,
 }
 """Every method train_student and compare know, by name."""
 
 
-def method_builder(name: str) -> Callable[[MethodContext], StudentSetup]:
-    """The builder of a method name (did-you-mean on typos)."""
+def get_method(name: str) -> Method:
+    """The Method of a name (case-insensitive, did-you-mean on typos)."""
     return lookup(METHODS, name, what="method")
+
+
+def method_builder(name: str) -> Callable[..., Any]:
+    """The builder function of a method name (did-you-mean on typos)."""
+    return get_method(name).build_function()

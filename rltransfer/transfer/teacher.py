@@ -14,7 +14,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rltransfer.errors import ConfigError, IncompatibleSpacesError
+from rltransfer import selection
+from rltransfer.errors import IncompatibleSpacesError
 from rltransfer.mapping import MappedTeacher, Mapping
 from rltransfer.policies import anatomy, hidden_features, hidden_widths
 from rltransfer.spaces import SpaceSignature
@@ -43,13 +44,6 @@ def _spaces_match(teacher: Teacher, observation_space: gym.Space[Any], action_sp
 
 
 def _find_mapping(teacher: Teacher, env: gym.Env[Any, Any], *, seed: int) -> Mapping:
-    try:
-        from rltransfer import selection  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise IncompatibleSpacesError(
-            f"the spaces of teacher {teacher.name} differ from the target's and no mapping was given",
-            fix="pass --mapping YAML (rltransfer.selection, which finds mappings, is not installed)",
-        ) from exc
     mapping: Mapping = selection.find_mapping(teacher, env, seed=seed, budget=2000)
     return mapping
 
@@ -71,13 +65,6 @@ def resolve_teacher(
     try:
         how = ""
         if isinstance(teacher, str) and teacher == "auto":
-            try:
-                from rltransfer import selection
-            except ImportError as exc:
-                raise ConfigError(
-                    "--teacher auto needs rltransfer.selection, which is not installed",
-                    fix="name a teacher with --teacher NAME",
-                ) from exc
             spec = probe_env.spec
             rankings = selection.rank_teachers(
                 spec.id if spec is not None else probe_env,

@@ -9,7 +9,6 @@
   action map for mapped target data (linear assignment of actions or binning levels, or an enumeration
   of orders and signs of continuous dims).
 
-rltransfer.mapping_search re-exports these names.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import kurtosis, skew
 
 from rltransfer.mapping import ActionMap
+from rltransfer.rollouts import Transitions
 
 UNBOUNDED = 1e6
 """Bounds beyond this magnitude count as infinite."""
@@ -143,18 +143,20 @@ class SourceModel:
         return (obs - self.mean) / self.std
 
 
-def reference_rows(transitions: dict[str, np.ndarray]) -> np.ndarray:
+def reference_rows(transitions: Transitions) -> np.ndarray:
     """Mask of the stored rows that set the source's scale: the random-policy rows, all rows if ≤ 10 of them."""
-    random_rows = np.asarray(transitions["source"] == 0)
+    if transitions.source is None:
+        return np.ones(len(transitions), dtype=bool)
+    random_rows = np.asarray(transitions.source == 0)
     return random_rows if random_rows.sum() > 10 else np.ones_like(random_rows)
 
 
 def fit_source_model(
-    transitions: dict[str, np.ndarray], action_space: gym.Space[Any], *, seed: int, ridge: float = 1e-2
+    transitions: Transitions, action_space: gym.Space[Any], *, seed: int, ridge: float = 1e-2
 ) -> SourceModel:
     """Fit the one-step model on all stored source rows; its held-out normalized error is kept."""
-    obs = transitions["obs"].astype(np.float64).reshape(len(transitions["obs"]), -1)
-    next_obs = transitions["next_obs"].astype(np.float64).reshape(len(obs), -1)
+    obs = transitions.obs.astype(np.float64).reshape(len(transitions.obs), -1)
+    next_obs = transitions.next_obs.astype(np.float64).reshape(len(obs), -1)
     reference = obs[reference_rows(transitions)]
     mean, std = reference.mean(axis=0), reference.std(axis=0)
     std = np.where(std > 1e-8, std, np.maximum(obs.std(axis=0), 1e-8))
@@ -167,7 +169,7 @@ def fit_source_model(
         action_space=action_space,
         heldout_error=0.0,
     )
-    design = model.design(z, model.encode(transitions["actions"]))
+    design = model.design(z, model.encode(transitions.actions))
     order = np.random.default_rng(seed).permutation(len(z))
     train, test = order[: int(0.8 * len(z))], order[int(0.8 * len(z)) :]
 
@@ -209,6 +211,24 @@ def action_kind(teacher_space: Any, student_space: Any) -> str | None:
     return "affine" if teacher_dim == student_dim and teacher_dim <= 4 else None
 
 
+class _ActionScorer:
+    """Model error of mapped target data under a candidate encoding of the teacher's actions."""
+
+    def __init__(self, model: SourceModel, z: np.ndarray, dz: np.ndarray, matched: np.ndarray) -> None:
+        self.model, self.z, self.dz, self.matched = model, z, dz, matched
+        self.pad_penalty = PAD_ERROR * float((~matched).sum())
+
+    def row_errors(self, encoded: np.ndarray) -> np.ndarray:
+        """Per row: the clipped, variance-normalized squared error summed over matched dims."""
+        matched = self.matched
+        residual = (self.model.predict(self.z, encoded) - self.dz)[:, matched] ** 2 / self.model.delta_var[matched]
+        return np.minimum(residual, 25.0).sum(axis=1)
+
+    def total(self, sum_error: float) -> float:
+        """Mean error per row and teacher dim, pads included."""
+        return float((sum_error / len(self.z) + self.pad_penalty) / len(self.matched))
+
+
 def score_actions(
     model: SourceModel,
     z: np.ndarray,
@@ -222,80 +242,87 @@ def score_actions(
     `z`, `dz`: target data mapped into standardized teacher coordinates; `matched`: teacher dims with
     a student counterpart (the others are charged PAD_ERROR each).
     """
-    teacher_space: Any = model.action_space
-    kind = action_kind(teacher_space, student_space)
-    pad_penalty = PAD_ERROR * float((~matched).sum())
-    dim = len(matched)
-
-    def row_errors(encoded: np.ndarray) -> np.ndarray:
-        residual = (model.predict(z, encoded) - dz)[:, matched] ** 2 / model.delta_var[matched]
-        return np.minimum(residual, 25.0).sum(axis=1)
-
-    def total(sum_error: float) -> float:
-        return float((sum_error / len(z) + pad_penalty) / dim)
-
+    kind = action_kind(model.action_space, student_space)
+    scorer = _ActionScorer(model, z, dz, matched)
     if kind in ("permutation", "nearest", "bins"):
-        if kind == "permutation":
-            options = np.arange(int(teacher_space.n))
-            encoded_options = [model.encode(np.full(len(z), t)) for t in options]
-            groups = student_actions.astype(np.int64).reshape(-1)
-            n_groups = int(student_space.n)
-        elif kind == "nearest":
-            levels = _evenly_spaced(teacher_space, int(student_space.n))
-            encoded_options = [model.encode(np.full((len(z), 1), level)) for level in levels]
-            groups = student_actions.astype(np.int64).reshape(-1)
-            n_groups = int(student_space.n)
-        else:
-            student_levels = _evenly_spaced(student_space, int(teacher_space.n))
-            values = student_actions.astype(np.float64).reshape(-1)
-            groups = np.argmin(np.abs(values[:, None] - student_levels[None]), axis=1)
-            encoded_options = [model.encode(np.full(len(z), t)) for t in range(int(teacher_space.n))]
-            n_groups = int(teacher_space.n)
-        errors: np.ndarray = np.column_stack([row_errors(encoded) for encoded in encoded_options])
-        cost = np.zeros((errors.shape[1], n_groups))
-        for group in range(n_groups):
-            cost[:, group] = errors[groups == group].sum(axis=0)
-        rows, cols = linear_sum_assignment(cost)
-        error = total(float(cost[rows, cols].sum()))
-        if kind == "permutation":
-            permutation = tuple(int(c) for c in cols)
-            is_identity = permutation == tuple(range(len(permutation)))
-            return error, ActionMap() if is_identity else ActionMap(kind="permutation", permutation=permutation)
-        if kind == "nearest":
-            values_by_action = [0.0] * n_groups
-            for level, action in zip(rows, cols, strict=True):
-                values_by_action[action] = float(levels[level])
-            return error, ActionMap(kind="nearest", values=tuple((v,) for v in values_by_action))
-        return error, ActionMap(kind="bins", values=tuple((float(student_levels[c]),) for c in cols))
+        return _assigned_action_map(scorer, kind, student_actions, student_space)
     if kind == "affine":
-        assert isinstance(teacher_space, gym.spaces.Box) and isinstance(student_space, gym.spaces.Box)
-        t_low, t_high = teacher_space.low.reshape(-1).astype(np.float64), teacher_space.high.reshape(-1)
-        s_low, s_high = student_space.low.reshape(-1).astype(np.float64), student_space.high.reshape(-1)
-        t_centre, t_half = (t_high + t_low) / 2, np.maximum((t_high - t_low) / 2, 1e-8)
-        s_centre, s_half = (s_high + s_low) / 2, (s_high - s_low) / 2
-        box_values: np.ndarray = student_actions.astype(np.float64).reshape(len(z), -1)
-        best: tuple[float, ActionMap] | None = None
-        size = len(t_low)
-        for index in itertools.permutations(range(size)):
-            for signs in itertools.product((1.0, -1.0), repeat=size):
-                scale = np.asarray(signs) * s_half / t_half[list(index)]
-                offset = s_centre - scale * t_centre[list(index)]
-                teacher_values = np.zeros_like(box_values)
-                teacher_values[:, list(index)] = (box_values - offset) / scale
-                error = total(float(row_errors(model.encode(teacher_values)).sum()))
-                if best is None or error < best[0] - 1e-12:
-                    identity = index == tuple(range(size)) and np.allclose(scale, 1) and np.allclose(offset, 0)
-                    action_map = (
-                        ActionMap()
-                        if identity
-                        else ActionMap(
-                            kind="affine",
-                            index=tuple(index),
-                            scale=tuple(float(v) for v in scale),
-                            offset=tuple(float(v) for v in offset),
-                        )
-                    )
-                    best = (error, action_map)
-        assert best is not None
-        return best
+        return _affine_action_map(scorer, student_actions, student_space)
     return float("inf"), ActionMap()
+
+
+def _assigned_action_map(
+    scorer: _ActionScorer, kind: str | None, student_actions: np.ndarray, student_space: Any
+) -> tuple[float, ActionMap]:
+    """Linear assignment of teacher actions (or levels) to student actions (or bins)."""
+    model, rows_count = scorer.model, len(scorer.z)
+    teacher_space: Any = model.action_space
+    if kind == "permutation":
+        options = np.arange(int(teacher_space.n))
+        encoded_options = [model.encode(np.full(rows_count, t)) for t in options]
+        groups = student_actions.astype(np.int64).reshape(-1)
+        n_groups = int(student_space.n)
+    elif kind == "nearest":
+        levels = _evenly_spaced(teacher_space, int(student_space.n))
+        encoded_options = [model.encode(np.full((rows_count, 1), level)) for level in levels]
+        groups = student_actions.astype(np.int64).reshape(-1)
+        n_groups = int(student_space.n)
+    else:
+        student_levels = _evenly_spaced(student_space, int(teacher_space.n))
+        values = student_actions.astype(np.float64).reshape(-1)
+        groups = np.argmin(np.abs(values[:, None] - student_levels[None]), axis=1)
+        encoded_options = [model.encode(np.full(rows_count, t)) for t in range(int(teacher_space.n))]
+        n_groups = int(teacher_space.n)
+    errors: np.ndarray = np.column_stack([scorer.row_errors(encoded) for encoded in encoded_options])
+    cost = np.zeros((errors.shape[1], n_groups))
+    for group in range(n_groups):
+        cost[:, group] = errors[groups == group].sum(axis=0)
+    rows, cols = linear_sum_assignment(cost)
+    error = scorer.total(float(cost[rows, cols].sum()))
+    if kind == "permutation":
+        permutation = tuple(int(c) for c in cols)
+        is_identity = permutation == tuple(range(len(permutation)))
+        return error, ActionMap() if is_identity else ActionMap(kind="permutation", permutation=permutation)
+    if kind == "nearest":
+        values_by_action = [0.0] * n_groups
+        for level, action in zip(rows, cols, strict=True):
+            values_by_action[action] = float(levels[level])
+        return error, ActionMap(kind="nearest", values=tuple((v,) for v in values_by_action))
+    return error, ActionMap(kind="bins", values=tuple((float(student_levels[c]),) for c in cols))
+
+
+def _affine_action_map(
+    scorer: _ActionScorer, student_actions: np.ndarray, student_space: Any
+) -> tuple[float, ActionMap]:
+    """Every order and sign of the continuous action dims, scaled bound to bound; the best one."""
+    teacher_space: Any = scorer.model.action_space
+    assert isinstance(teacher_space, gym.spaces.Box) and isinstance(student_space, gym.spaces.Box)
+    t_low, t_high = teacher_space.low.reshape(-1).astype(np.float64), teacher_space.high.reshape(-1)
+    s_low, s_high = student_space.low.reshape(-1).astype(np.float64), student_space.high.reshape(-1)
+    t_centre, t_half = (t_high + t_low) / 2, np.maximum((t_high - t_low) / 2, 1e-8)
+    s_centre, s_half = (s_high + s_low) / 2, (s_high - s_low) / 2
+    box_values: np.ndarray = student_actions.astype(np.float64).reshape(len(scorer.z), -1)
+    best: tuple[float, ActionMap] | None = None
+    size = len(t_low)
+    for index in itertools.permutations(range(size)):
+        for signs in itertools.product((1.0, -1.0), repeat=size):
+            scale = np.asarray(signs) * s_half / t_half[list(index)]
+            offset = s_centre - scale * t_centre[list(index)]
+            teacher_values = np.zeros_like(box_values)
+            teacher_values[:, list(index)] = (box_values - offset) / scale
+            error = scorer.total(float(scorer.row_errors(scorer.model.encode(teacher_values)).sum()))
+            if best is None or error < best[0] - 1e-12:
+                identity = index == tuple(range(size)) and np.allclose(scale, 1) and np.allclose(offset, 0)
+                action_map = (
+                    ActionMap()
+                    if identity
+                    else ActionMap(
+                        kind="affine",
+                        index=tuple(index),
+                        scale=tuple(float(v) for v in scale),
+                        offset=tuple(float(v) for v in offset),
+                    )
+                )
+                best = (error, action_map)
+    assert best is not None
+    return best

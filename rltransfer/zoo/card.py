@@ -1,4 +1,4 @@
-"""Checks of a teacher card's values, and of its weights against it, before any network is built.
+"""The teacher card (`card.json`) and the checks of its values, and of its weights against it.
 
 A card is untrusted input: a wrong type must give a CardFormatError, and a card that claims a network
 far larger than its weights (net_arch [200000, 200000]) must be refused from the safetensors shapes,
@@ -8,16 +8,24 @@ before SB3 allocates it.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rltransfer.errors import CardFormatError
+from rltransfer.errors import CardFormatError, EntryNameError, RLTransferError
+from rltransfer.policies import POLICY_CLASSES, decode_policy_kwargs, encode_policy_kwargs
 from rltransfer.spaces import SpaceSignature
 
+FORMAT_VERSION = 1
+CARD_FILE = "card.json"
+_ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_ALGO_NAMES = frozenset(POLICY_CLASSES)
 REQUIRED_FIELDS = ("name", "env_id", "family", "algo", "observation_space", "action_space", "n_timesteps", "seed")
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,),
@@ -187,3 +195,130 @@ def check_weights_fit_card(
             f"{where} holds {len(shapes)} tensors, too few for the card's {critics} critics",
             fix="restore the matching card and weights",
         )
+
+
+def validate_entry_name(name: object, *, what: str = "teacher name") -> str:
+    r"""Return `name` if it is a plain zoo folder name, never a path; else raise EntryNameError.
+
+    Letters, digits and ``. _ + -``, starting with a letter or digit, at most 128 characters: no
+    "", ".", "..", "/", "\", absolute paths or hidden names (the zoo's own staging folders are hidden).
+    """
+    if not isinstance(name, str) or not _ENTRY_NAME.fullmatch(name):
+        raise EntryNameError(
+            f"{what} {name!r:.80} is not a plain folder name",
+            fix="use letters, digits and . _ + - only, starting with a letter or digit (e.g. cartpole-ppo)",
+        )
+    return name
+
+
+@dataclass(kw_only=True, frozen=True)
+class TeacherCard:
+    """Everything needed to rebuild, check and judge a teacher.
+
+    Attributes:
+        name: Folder name in the zoo.
+        env_id: Gymnasium id of the source task.
+        env_kwargs: gym.make kwargs of the source task.
+        family: Task family, e.g. "CartPole".
+        algo: SB3 algorithm name ("ppo", "a2c", "dqn", "sac", "td3").
+        policy_kwargs: JSON-safe SB3 policy kwargs (net_arch, activation_fn name, ...).
+        observation_space: Signature of the source observation space.
+        action_space: Signature of the source action space.
+        n_timesteps: Training steps.
+        seed: Training seed.
+        evaluation: {"mean", "std", "episodes"} of the deterministic policy on the source task.
+        weights_sha256: sha256 of policy.safetensors.
+        transitions_sha256: sha256 of transitions.npz, or None when absent.
+        hyperparams: Algorithm hyperparameters used in training.
+        libraries: Library versions used in training.
+        created: ISO date-time of creation.
+        notes: Free text (e.g. "imported from an SB3 zip; trusted by the user").
+        format_version: Card format version.
+    """
+
+    name: str
+    env_id: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    family: str
+    algo: str
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    observation_space: SpaceSignature
+    action_space: SpaceSignature
+    n_timesteps: int
+    seed: int
+    evaluation: dict[str, float] = field(default_factory=dict)
+    weights_sha256: str = ""
+    transitions_sha256: str | None = None
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    libraries: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    notes: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def eval_mean(self) -> float:
+        """Mean evaluation return on the source task (nan when not evaluated)."""
+        mean = self.evaluation.get("mean")
+        return float(mean) if mean is not None else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        data = asdict(self)
+        data["observation_space"] = self.observation_space.to_dict()
+        data["action_space"] = self.action_space.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "card") -> TeacherCard:
+        """Parse and validate a card dict; newer formats and missing fields raise CardFormatError."""
+        if not isinstance(data, dict):
+            raise CardFormatError(f"{where} is not a JSON object", fix="restore the card from the zoo")
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise CardFormatError(f"{where} has no integer format_version", fix="restore the card")
+        if version > FORMAT_VERSION:
+            raise CardFormatError(
+                f"{where} has format version {version}, newer than this rltransfer reads ({FORMAT_VERSION})",
+                fix="upgrade rltransfer (pip install -U rltransfer)",
+            )
+        check_card_fields(data, where=where)
+        known = {f for f in cls.__dataclass_fields__}
+        values = {key: value for key, value in data.items() if key in known}
+        try:
+            values["observation_space"] = SpaceSignature.from_dict(data["observation_space"])
+            values["action_space"] = SpaceSignature.from_dict(data["action_space"])
+            card = cls(**values)
+        except (KeyError, TypeError, OverflowError) as exc:
+            raise CardFormatError(f"{where} is missing or has a wrong field ({exc})", fix="restore the card") from exc
+        if not card.weights_sha256:
+            raise CardFormatError(f"{where} has no weights_sha256", fix="restore the card")
+        try:
+            validate_entry_name(card.name, what="name")
+            # decode → encode: an unknown activation or a kwarg a card cannot hold raises here
+            encode_policy_kwargs(decode_policy_kwargs(card.policy_kwargs))
+        except RLTransferError as exc:
+            raise CardFormatError(f"{where}: {exc.problem}", fix=exc.fix or "restore the card") from exc
+        check_signature(card.observation_space, where=where, role="observation_space")
+        check_signature(card.action_space, where=where, role="action_space")
+        if card.algo.lower() not in _ALGO_NAMES:
+            raise CardFormatError(f'{where}: unknown algo "{card.algo}"', fix=f"use one of {sorted(_ALGO_NAMES)}")
+        check_policy_kwargs(card.algo.lower(), card.policy_kwargs, card.action_space.kind, where=where)
+        return card
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_card(folder: Path) -> TeacherCard:
+    """Read and validate a folder's card.json (not the weights)."""
+    path = folder / CARD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    except FileNotFoundError as exc:
+        raise CardFormatError(f"{path} is missing", fix="give a teacher folder with card.json") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise CardFormatError(f"{path} is not valid JSON ({exc})", fix="restore the card") from exc
+    except ValueError as exc:  # NaN/Infinity: a card is strict JSON
+        raise CardFormatError(f"{path} is not strict JSON ({exc})", fix="restore the card") from exc
+    return TeacherCard.from_dict(data, where=str(path))

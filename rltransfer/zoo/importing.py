@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from rltransfer.errors import ConfigError, ForeignFileError, IncompatibleSpacesError
-from rltransfer.evaluation import evaluate, policy_act
-from rltransfer.make import env_family, make_env
-from rltransfer.policies import ALGOS
-from rltransfer.recipes import sample_transitions
+from rltransfer.make import make_env
+from rltransfer.policies import ALGOS, POLICY_CLASSES
 from rltransfer.spaces import SpaceSignature
-from rltransfer.zoo import TeacherCard, save_teacher, validate_entry_name
+from rltransfer.zoo.card import TeacherCard, validate_entry_name
+from rltransfer.zoo.publish import ZooEntry, publish_teacher
 
 
 def import_sb3(
@@ -50,30 +49,34 @@ def import_sb3(
             f"the model's spaces {obs_sig.describe()}/{act_sig.describe()} differ from {env_id}'s",
             fix="pass the --env the model was trained on",
         )
-    result = evaluate(env, policy_act(model.policy), episodes=episodes, seed=10_000)
-    card = TeacherCard(
+    entry = ZooEntry(
         name=name,
         env_id=env_id,
         env_kwargs=env_kwargs,
-        family=env_family(env_id),
         algo=found,
         policy_kwargs=dict(model.policy_kwargs),
-        observation_space=obs_sig,
-        action_space=act_sig,
         n_timesteps=int(model.num_timesteps),
         seed=int(model.seed or 0),
-        evaluation=result.to_dict(),
         notes=f"imported from {zip_path.name}; the user trusted that pickled file",
     )
-    data = sample_transitions(env, policy_act(model.policy), steps=transitions, seed=0) if transitions else None
-    env.close()
-    return save_teacher(model.policy, card, zoo / name, transitions=data, overwrite=overwrite)
+    try:
+        return publish_teacher(
+            model.policy,
+            zoo / name,
+            entry=entry,
+            env=env,
+            eval_episodes=episodes,
+            eval_seed=10_000,
+            transitions=transitions,
+            transitions_seed=0,
+            overwrite=overwrite,
+        )
+    finally:
+        env.close()
 
 
 def _load_any(zip_path: Path) -> tuple[Any, str]:
     """Load with the first SB3 class that accepts the file; name the algo by its policy class."""
-    from rltransfer.policies import POLICY_CLASSES
-
     for algo in ALGOS.values():
         try:
             model = algo.load(zip_path, device="cpu")

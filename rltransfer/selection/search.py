@@ -15,7 +15,7 @@
 4. Candidates become ObsMaps with scales from bound ranges (when both dims are bounded and agree with
    the std ratio) or std ratios, plus unit-scale variants; ties prefer the simpler map.
 
-Signatures, the source model and the action-map search live in rltransfer.mapping_model (re-exported here).
+Signatures, the source model and the action-map search live in rltransfer.selection.model.
 """
 
 from __future__ import annotations
@@ -30,35 +30,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from rltransfer.mapping import ActionMap, ObsMap
-from rltransfer.mapping_model import (
-    FEATURE_WEIGHTS,
-    PAD_ERROR,
-    UNBOUNDED,
-    DimStats,
-    SourceModel,
-    action_kind,
-    dim_stats,
-    fit_source_model,
-    score_actions,
-)
-from rltransfer.probes import Rollouts
-
-__all__ = [
-    "COMPLEXITY_COST",
-    "PAD_ERROR",
-    "UNBOUNDED",
-    "Candidate",
-    "DimStats",
-    "MappingSearch",
-    "SourceModel",
-    "action_kind",
-    "complexity_of",
-    "confirm",
-    "dim_stats",
-    "fit_source_model",
-    "score_actions",
-    "simplest",
-]
+from rltransfer.selection.model import FEATURE_WEIGHTS, DimStats, SourceModel, dim_stats, score_actions
+from rltransfer.selection.target import Rollouts
 
 COMPLEXITY_COST = 0.002
 """Normalized model error one non-identity part of a mapping must buy back to be preferred."""

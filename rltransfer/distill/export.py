@@ -164,7 +164,7 @@ def export_onnx(policy: BasePolicy) -> bytes:
 def onnx_session(model: bytes) -> Any:
     """A single-threaded onnxruntime CPU session for ONNX bytes."""
     require_onnx()
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional extra rltransfer[onnx], imported on use
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rltransfer import metrics
+from rltransfer.training.folder import DECISIONS_FILE
 
 DEFAULT_SEGMENTS = 5
 """Equal step segments the budget is cut into (each a fifth of training)."""
@@ -137,8 +138,6 @@ def find_phases(
 
 def read_decisions(run_dir: Path) -> list[dict[str, Any]]:
     """The rows of a run's decisions.jsonl (empty when it has none)."""
-    from rltransfer.training import DECISIONS_FILE
-
     path = Path(run_dir) / DECISIONS_FILE
     if not path.is_file():
         return []

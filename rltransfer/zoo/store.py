@@ -1,4 +1,4 @@
-"""The teacher zoo: one folder per teacher, `card.json` + `policy.safetensors` (+ `transitions.npz`).
+"""Teacher folders on disk: `card.json` + `policy.safetensors` (+ `transitions.npz`), one per teacher.
 
 Loading rebuilds the SB3 policy from the card and reads the weights with safetensors; nothing is
 ever unpickled. Every file's sha256 is on the card and checked on every load.
@@ -12,60 +12,40 @@ import io
 import json
 import os
 import platform
-import re
 import warnings
 import zipfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import stable_baselines3
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from stable_baselines3.common.policies import BasePolicy
 
-from rltransfer.card_checks import check_card_fields, check_policy_kwargs, check_signature, check_weights_fit_card
+import rltransfer
 from rltransfer.errors import (
     BrokenTeacherWarning,
     CardFormatError,
     ChecksumError,
-    EntryNameError,
     ForeignFileError,
     RLTransferError,
     UnknownTeacherError,
 )
 from rltransfer.io import atomic_directory, strict_json
-from rltransfer.make import make_env
-from rltransfer.policies import POLICY_CLASSES, build_policy, decode_policy_kwargs, encode_policy_kwargs
+from rltransfer.policies import build_policy, encode_policy_kwargs
 from rltransfer.registry import suggest
-from rltransfer.spaces import SpaceSignature
+from rltransfer.zoo.card import CARD_FILE, TeacherCard, check_weights_fit_card, read_card, validate_entry_name
 
-FORMAT_VERSION = 1
-CARD_FILE = "card.json"
 WEIGHTS_FILE = "policy.safetensors"
 TRANSITIONS_FILE = "transitions.npz"
 TRANSITION_KEYS = ("obs", "actions", "rewards", "next_obs", "terminated", "source")
 WEIGHTS_METADATA_FORMAT = "rltransfer-teacher"
-_ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_ALGO_NAMES = frozenset(POLICY_CLASSES)
-
-
-def validate_entry_name(name: object, *, what: str = "teacher name") -> str:
-    r"""Return `name` if it is a plain zoo folder name, never a path; else raise EntryNameError.
-
-    Letters, digits and ``. _ + -``, starting with a letter or digit, at most 128 characters: no
-    "", ".", "..", "/", "\", absolute paths or hidden names (the zoo's own staging folders are hidden).
-    """
-    if not isinstance(name, str) or not _ENTRY_NAME.fullmatch(name):
-        raise EntryNameError(
-            f"{what} {name!r:.80} is not a plain folder name",
-            fix="use letters, digits and . _ + - only, starting with a letter or digit (e.g. cartpole-ppo)",
-        )
-    return name
 
 
 def default_zoo() -> Path:
@@ -76,7 +56,7 @@ def default_zoo() -> Path:
     local = Path.cwd() / "agents"
     if local.is_dir():
         return local
-    return Path(__file__).resolve().parents[1] / "agents"
+    return Path(__file__).resolve().parents[2] / "agents"
 
 
 def sha256_file(path: Path) -> str:
@@ -90,113 +70,14 @@ def sha256_file(path: Path) -> str:
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a teacher was made with."""
-    import stable_baselines3
-
-    from rltransfer import __version__
-
     return {
         "python": platform.python_version(),
-        "rltransfer": __version__,
+        "rltransfer": rltransfer.__version__,
         "stable_baselines3": stable_baselines3.__version__,
         "gymnasium": gym.__version__,
         "torch": torch.__version__,
         "numpy": np.__version__,
     }
-
-
-@dataclass(kw_only=True, frozen=True)
-class TeacherCard:
-    """Everything needed to rebuild, check and judge a teacher.
-
-    Attributes:
-        name: Folder name in the zoo.
-        env_id: Gymnasium id of the source task.
-        env_kwargs: gym.make kwargs of the source task.
-        family: Task family, e.g. "CartPole".
-        algo: SB3 algorithm name ("ppo", "a2c", "dqn", "sac", "td3").
-        policy_kwargs: JSON-safe SB3 policy kwargs (net_arch, activation_fn name, ...).
-        observation_space: Signature of the source observation space.
-        action_space: Signature of the source action space.
-        n_timesteps: Training steps.
-        seed: Training seed.
-        evaluation: {"mean", "std", "episodes"} of the deterministic policy on the source task.
-        weights_sha256: sha256 of policy.safetensors.
-        transitions_sha256: sha256 of transitions.npz, or None when absent.
-        hyperparams: Algorithm hyperparameters used in training.
-        libraries: Library versions used in training.
-        created: ISO date-time of creation.
-        notes: Free text (e.g. "imported from an SB3 zip; trusted by the user").
-        format_version: Card format version.
-    """
-
-    name: str
-    env_id: str
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    family: str
-    algo: str
-    policy_kwargs: dict[str, Any] = field(default_factory=dict)
-    observation_space: SpaceSignature
-    action_space: SpaceSignature
-    n_timesteps: int
-    seed: int
-    evaluation: dict[str, float] = field(default_factory=dict)
-    weights_sha256: str = ""
-    transitions_sha256: str | None = None
-    hyperparams: dict[str, Any] = field(default_factory=dict)
-    libraries: dict[str, str] = field(default_factory=dict)
-    created: str = ""
-    notes: str = ""
-    format_version: int = FORMAT_VERSION
-
-    @property
-    def eval_mean(self) -> float:
-        """Mean evaluation return on the source task (nan when not evaluated)."""
-        mean = self.evaluation.get("mean")
-        return float(mean) if mean is not None else float("nan")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        data = asdict(self)
-        data["observation_space"] = self.observation_space.to_dict()
-        data["action_space"] = self.action_space.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], *, where: str = "card") -> TeacherCard:
-        """Parse and validate a card dict; newer formats and missing fields raise CardFormatError."""
-        if not isinstance(data, dict):
-            raise CardFormatError(f"{where} is not a JSON object", fix="restore the card from the zoo")
-        version = data.get("format_version")
-        if not isinstance(version, int):
-            raise CardFormatError(f"{where} has no integer format_version", fix="restore the card")
-        if version > FORMAT_VERSION:
-            raise CardFormatError(
-                f"{where} has format version {version}, newer than this rltransfer reads ({FORMAT_VERSION})",
-                fix="upgrade rltransfer (pip install -U rltransfer)",
-            )
-        check_card_fields(data, where=where)
-        known = {f for f in cls.__dataclass_fields__}
-        values = {key: value for key, value in data.items() if key in known}
-        try:
-            values["observation_space"] = SpaceSignature.from_dict(data["observation_space"])
-            values["action_space"] = SpaceSignature.from_dict(data["action_space"])
-            card = cls(**values)
-        except (KeyError, TypeError, OverflowError) as exc:
-            raise CardFormatError(f"{where} is missing or has a wrong field ({exc})", fix="restore the card") from exc
-        if not card.weights_sha256:
-            raise CardFormatError(f"{where} has no weights_sha256", fix="restore the card")
-        try:
-            validate_entry_name(card.name, what="name")
-            # decode → encode: an unknown activation or a kwarg a card cannot hold raises here
-            encode_policy_kwargs(decode_policy_kwargs(card.policy_kwargs))
-        except RLTransferError as exc:
-            raise CardFormatError(f"{where}: {exc.problem}", fix=exc.fix or "restore the card") from exc
-        check_signature(card.observation_space, where=where, role="observation_space")
-        check_signature(card.action_space, where=where, role="action_space")
-        if card.algo.lower() not in _ALGO_NAMES:
-            raise CardFormatError(f'{where}: unknown algo "{card.algo}"', fix=f"use one of {sorted(_ALGO_NAMES)}")
-        check_policy_kwargs(card.algo.lower(), card.policy_kwargs, card.action_space.kind, where=where)
-        return card
 
 
 class Teacher:
@@ -293,24 +174,6 @@ def list_teacher_names(zoo: str | os.PathLike[str] | None = None) -> list[str]:
     if not zoo_dir.is_dir():
         return []
     return sorted(p.name for p in zoo_dir.iterdir() if (p / CARD_FILE).is_file())
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def read_card(folder: Path) -> TeacherCard:
-    """Read and validate a folder's card.json (not the weights)."""
-    path = folder / CARD_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
-    except FileNotFoundError as exc:
-        raise CardFormatError(f"{path} is missing", fix="give a teacher folder with card.json") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise CardFormatError(f"{path} is not valid JSON ({exc})", fix="restore the card") from exc
-    except ValueError as exc:  # NaN/Infinity: a card is strict JSON
-        raise CardFormatError(f"{path} is not strict JSON ({exc})", fix="restore the card") from exc
-    return TeacherCard.from_dict(data, where=str(path))
 
 
 def load_teacher(name_or_path: str | os.PathLike[str], zoo: str | os.PathLike[str] | None = None) -> Teacher:
@@ -469,60 +332,3 @@ def load_teachers(zoo: str | os.PathLike[str] | None = None) -> list[Teacher]:
             fix="run `rltransfer zoo verify` and restore or re-train them",
         )
     return teachers
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of checking one teacher folder."""
-
-    name: str
-    ok: bool
-    problem: str = ""
-
-
-def verify_zoo(zoo: str | os.PathLike[str] | None = None) -> list[VerifyResult]:
-    """Check every card, checksum and architecture in a zoo, and that each card's env has its spaces.
-
-    Never raises for a bad teacher.
-    """
-    zoo_dir = Path(zoo) if zoo is not None else default_zoo()
-    results = []
-    for name in list_teacher_names(zoo_dir):
-        try:
-            teacher = load_teacher(zoo_dir / name)
-            if teacher.card.transitions_sha256 is not None and not (teacher.path / TRANSITIONS_FILE).is_file():
-                raise ChecksumError(
-                    f"{teacher.path / TRANSITIONS_FILE} is missing although its card has its sha256",
-                    fix="restore the file or re-create the teacher with `rltransfer zoo train`",
-                )
-            teacher.load_transitions()
-            _check_env_matches(teacher.card)
-            results.append(VerifyResult(name, True))
-        except RLTransferError as exc:
-            results.append(VerifyResult(name, False, exc.line()))
-    return results
-
-
-def _check_env_matches(card: TeacherCard) -> None:
-    """The card's env_id (with its env_kwargs) has the spaces the card claims."""
-    try:
-        env = make_env(card.env_id, card.env_kwargs)
-    except RLTransferError:
-        raise
-    except Exception as exc:  # the env's own constructor, on kwargs from an untrusted card
-        raise CardFormatError(
-            f"card {card.name}: {card.env_id} cannot be made with env_kwargs {card.env_kwargs} "
-            f"({type(exc).__name__}: {exc})",
-            fix="restore the card",
-        ) from exc
-    try:
-        spaces = SpaceSignature.of(env.observation_space), SpaceSignature.of(env.action_space)
-    finally:
-        env.close()
-    claimed = card.observation_space, card.action_space
-    if not all(made.same_as(card_sig) for made, card_sig in zip(spaces, claimed, strict=True)):
-        raise CardFormatError(
-            f"card {card.name} claims {claimed[0].describe()} → {claimed[1].describe()}, but its env {card.env_id} has "
-            f"{spaces[0].describe()} → {spaces[1].describe()}",
-            fix="restore the card: its env_id or its spaces were changed",
-        )

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from stable_baselines3.common.noise import NormalActionNoise
 
 from rltransfer.errors import ConfigError, RecipeError, UnknownNameError
 from rltransfer.make import env_family
@@ -86,8 +87,6 @@ def algo_kwargs(hyperparams: dict[str, Any], action_dim: int) -> dict[str, Any]:
     kwargs = dict(hyperparams)
     noise_std = kwargs.pop("action_noise_std", None)
     if noise_std:
-        from stable_baselines3.common.noise import NormalActionNoise
-
         kwargs["action_noise"] = NormalActionNoise(np.zeros(action_dim), float(noise_std) * np.ones(action_dim))
     return kwargs
 

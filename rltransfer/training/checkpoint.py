@@ -13,19 +13,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import load_file, save_file
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from rltransfer.errors import OutputError
 from rltransfer.io import atomic_directory, strict_json
-
-CHECKPOINT_DIR = "checkpoint"
+from rltransfer.training.folder import CHECKPOINT_DIR, CHECKPOINT_STATE, has_checkpoint
 
 
 def save_checkpoint(run_dir: Path, model: BaseAlgorithm, stateful: dict[str, Any]) -> Path:
     """Write run_dir/checkpoint atomically; return its path."""
-    from safetensors.torch import save_file
-
     target = run_dir / CHECKPOINT_DIR
     with atomic_directory(target, overwrite=True) as staging:
         model.save(staging / "model.zip")
@@ -42,23 +40,16 @@ def save_checkpoint(run_dir: Path, model: BaseAlgorithm, stateful: dict[str, Any
             "episode_num": int(getattr(model, "_episode_num", 0)),
             "components": {name: component.state_dict() for name, component in stateful.items()},
         }
-        (staging / "state.json").write_text(strict_json(state, indent=2) + "\n", encoding="utf-8")
+        (staging / CHECKPOINT_STATE).write_text(strict_json(state, indent=2) + "\n", encoding="utf-8")
     return target
-
-
-def has_checkpoint(run_dir: Path) -> bool:
-    """True when run_dir holds a checkpoint."""
-    return (run_dir / CHECKPOINT_DIR / "state.json").is_file()
 
 
 def load_checkpoint(run_dir: Path, model: BaseAlgorithm, stateful: dict[str, Any]) -> int:
     """Restore a checkpoint into a freshly built model; return the steps already done."""
-    from safetensors.torch import load_file
-
     folder = run_dir / CHECKPOINT_DIR
     if not has_checkpoint(run_dir):
         raise OutputError(f"no checkpoint in {run_dir}", fix="run without --resume to start a new run")
-    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    state = json.loads((folder / CHECKPOINT_STATE).read_text(encoding="utf-8"))
     model.set_parameters(str(folder / "model.zip"), exact_match=True, device="cpu")
     if isinstance(model, OffPolicyAlgorithm) and (folder / "replay_buffer.pkl").is_file():
         buffer_class = type(model.replay_buffer)

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import yaml
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
 
-from rltransfer.errors import RecipeError, RLTransferError
-from rltransfer.evaluation import evaluate, policy_act, random_act, rollout
-from rltransfer.hyperparams import algo_kwargs
-from rltransfer.make import check_env_id, env_family, make_env
+from rltransfer.errors import OutputError, RecipeError, RLTransferError
+from rltransfer.make import check_env_id, make_env
 from rltransfer.policies import ALGOS, algo_class, decode_policy_kwargs
-from rltransfer.spaces import SpaceSignature
-from rltransfer.zoo import TeacherCard, save_teacher, validate_entry_name
+from rltransfer.zoo.card import TeacherCard, validate_entry_name
+from rltransfer.zoo.hyperparams import algo_kwargs
+from rltransfer.zoo.publish import ZooEntry, publish_teacher
 
 _FIELDS = {
     "name",
@@ -118,29 +117,6 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     return recipe
 
 
-def sample_transitions(
-    env: gym.Env[Any, Any], act: Callable[[np.ndarray], Any], *, steps: int, seed: int, random_fraction: float = 0.5
-) -> dict[str, np.ndarray]:
-    """Collect (obs, action, reward, next_obs, terminated) with a random policy then with `act`.
-
-    `source` is 0 for random-policy rows and 1 for teacher rows. The random phase starts from
-    reset(seed=seed), the teacher's from reset(seed=seed + 1).
-    """
-    env.action_space.seed(seed)
-    n_random = int(steps * random_fraction)
-    phases = [
-        (source, rollout(env, act_fn, steps=n, seed=phase_seed).arrays)
-        for source, act_fn, n, phase_seed in (
-            (0, random_act(env.action_space), n_random, seed),
-            (1, act, steps - n_random, seed + 1),
-        )
-        if n > 0
-    ]
-    data = {key: np.concatenate([arrays[key] for _, arrays in phases]) for key in phases[0][1]}
-    data["source"] = np.concatenate([np.full(len(arrays["obs"]), source, dtype=np.int8) for source, arrays in phases])
-    return data
-
-
 def train_teacher(
     recipe: Recipe,
     zoo: str | os.PathLike[str],
@@ -150,12 +126,8 @@ def train_teacher(
     tensorboard_log: str | None = None,
 ) -> TeacherCard:
     """Train a teacher from a recipe, evaluate it, sample transitions and write it into the zoo."""
-    from stable_baselines3.common.env_util import make_vec_env
-
     out_dir = Path(zoo) / recipe.name
     if out_dir.exists() and not overwrite:
-        from rltransfer.errors import OutputError
-
         raise OutputError(f"teacher {out_dir} already exists", fix="pass --force to re-train it")
     vec_env = make_vec_env(lambda: make_env(recipe.env, recipe.env_kwargs), n_envs=recipe.n_envs, seed=recipe.seed)
     try:
@@ -173,32 +145,33 @@ def train_teacher(
         raise RecipeError(f"recipe {recipe.name}: {exc}", fix="check the hyperparams against the SB3 docs") from exc
     if tensorboard_log is None:
         # without a log folder SB3 would make an empty /tmp/SB3-<date> folder on every learn()
-        from stable_baselines3.common.logger import Logger
-
         model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(total_timesteps=recipe.n_timesteps, progress_bar=progress_bar)
     vec_env.close()
     env = make_env(recipe.env, recipe.env_kwargs)
-    evaluation = evaluate(env, policy_act(model.policy), episodes=recipe.eval_episodes, seed=10_000 + recipe.seed)
-    transitions = (
-        sample_transitions(env, policy_act(model.policy), steps=recipe.transitions, seed=recipe.seed)
-        if recipe.transitions
-        else None
-    )
-    env.close()
-    card = TeacherCard(
+    entry = ZooEntry(
         name=recipe.name,
         env_id=recipe.env,
         env_kwargs=recipe.env_kwargs,
-        family=recipe.family or env_family(recipe.env),
+        family=recipe.family,
         algo=recipe.algo.lower(),
         policy_kwargs=dict(model.policy_kwargs),
-        observation_space=SpaceSignature.of(model.observation_space),
-        action_space=SpaceSignature.of(model.action_space),
         n_timesteps=recipe.n_timesteps,
         seed=recipe.seed,
-        evaluation=evaluation.to_dict(),
         hyperparams=recipe.hyperparams,
         notes=recipe.description,
     )
-    return save_teacher(model.policy, card, out_dir, transitions=transitions, overwrite=overwrite)
+    try:
+        return publish_teacher(
+            model.policy,
+            out_dir,
+            entry=entry,
+            env=env,
+            eval_episodes=recipe.eval_episodes,
+            eval_seed=10_000 + recipe.seed,
+            transitions=recipe.transitions,
+            transitions_seed=recipe.seed,
+            overwrite=overwrite,
+        )
+    finally:
+        env.close()

@@ -1,0 +1,33 @@
+"""Provenance of a results file: the command that ran, the machine it ran on and when.
+
+Every header (summary.md/json, the benchmark reports) takes these three facts from here, so the
+files agree on their format.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from datetime import datetime, timezone
+
+import torch
+
+
+def command_line() -> str:
+    """The command that is running, shell-quoted (saved as command.txt in run folders)."""
+    return " ".join(shlex.quote(a) for a in ["rltransfer", *sys.argv[1:]])
+
+
+def machine_description() -> str:
+    """`platform` facts about this machine: OS, CPU, cores, Python, torch."""
+    return (
+        f"{platform.platform()}, {platform.machine()} {platform.processor() or 'CPU'}, "
+        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, torch {torch.__version__} (CPU)"
+    )
+
+
+def now_utc() -> str:
+    """The current date and time, UTC, to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,130 @@
+"""Rank the zoo's teachers for a target environment without a single gradient step.
+
+Per teacher: search the mapping onto the target (rltransfer.selection.search, from a one-step model of
+its source task), probe the mapped teacher zero-shot in the target, and score compatibility, competence
+and dynamics similarity (rltransfer.selection.scoring). Every target env step goes through
+rltransfer.selection.target within one budget, so a ranking's cost is exact. Why the score is made as
+it is: docs/decisions.md, "Selection".
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from rltransfer.errors import IncompatibleSpacesError, UnknownTeacherError
+from rltransfer.make import make_env
+from rltransfer.mapping import Mapping
+from rltransfer.selection.assess import assess
+from rltransfer.selection.ranking import SCRATCH_THRESHOLD, Ranking, ranking_cost, recommendation
+from rltransfer.selection.scoring import (
+    ZERO_SHOT_WEIGHT,
+    combine_score,
+    relative_competence,
+    space_compatibility,
+    threshold_competence,
+)
+from rltransfer.selection.target import (
+    DEFAULT_BUDGET,
+    RANDOM_SHARE,
+    SOURCE_STEPS,
+    Target,
+    env_horizon,
+    source_transitions,
+    split_budget,
+)
+from rltransfer.zoo import Teacher, list_teacher_names, load_teacher, load_teachers
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "RANDOM_SHARE",
+    "SCRATCH_THRESHOLD",
+    "SOURCE_STEPS",
+    "ZERO_SHOT_WEIGHT",
+    "Ranking",
+    "combine_score",
+    "find_mapping",
+    "rank_teachers",
+    "ranking_cost",
+    "recommendation",
+    "relative_competence",
+    "source_transitions",
+    "space_compatibility",
+    "threshold_competence",
+]
+
+
+def find_mapping(teacher: Teacher, env: gym.Env[Any, Any], *, seed: int = 0, budget: int = 1000) -> Mapping:
+    """The best mapping of `teacher` onto `env`, found with at most `budget` target env steps.
+
+    Identity (confidence 1.0) when the spaces match and identity is best; otherwise the candidate the
+    source one-step model prefers, confirmed by zero-shot episodes where the model finds several
+    plausible (e.g. equal spaces with swapped actions). Raises IncompatibleSpacesError when no mapping
+    bridges the spaces.
+    """
+    random_steps, allowance = split_budget(budget, env_horizon(env), 1, random_share=0.5)
+    target = Target(env, random_steps=random_steps, seed=seed)
+    ranking = assess(teacher, target, allowance=allowance, seed=seed)
+    if ranking.evidence["space"]["compatibility"] == 0.0 or "reason" in ranking.evidence:
+        raise IncompatibleSpacesError(
+            f"no mapping bridges teacher {teacher.name} ({ranking.evidence['space']['teacher']}) and the target "
+            f"({ranking.evidence['space']['target']})",
+            fix="choose a teacher whose action space can be mapped, or give a mapping in YAML",
+        )
+    return ranking.mapping
+
+
+def rank_teachers(
+    env: str | gym.Env[Any, Any],
+    zoo: str | Path | None = None,
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    budget: int = DEFAULT_BUDGET,
+    seed: int = 0,
+    teachers: list[str] | None = None,
+    random_share: float = RANDOM_SHARE,
+) -> list[Ranking]:
+    """Rank the zoo's teachers (or the named ones) for a target env, best first, within `budget` env steps.
+
+    `random_share` of the budget goes to the shared random rollouts (at least one horizon's worth), the
+    rest is split among the bridgeable teachers' zero-shot probes.
+    """
+    target_env = make_env(env, env_kwargs) if isinstance(env, str) else env
+    names = list(teachers) if teachers is not None else list_teacher_names(zoo)
+    if not names:
+        raise UnknownTeacherError(
+            f"no teachers in zoo {zoo if zoo is not None else 'default'}",
+            fix="pass --zoo DIR, or train teachers with `rltransfer zoo train`",
+        )
+    loaded = [load_teacher(name, zoo) for name in names] if teachers is not None else load_teachers(zoo)
+    try:
+        started = time.time()
+        bridgeable = [
+            t for t in loaded if space_compatibility(t.card.observation_space, t.card.action_space, target_env) > 0
+        ]
+        random_steps, allowance = split_budget(
+            budget, env_horizon(target_env), len(bridgeable), random_share=random_share
+        )
+        target = Target(target_env, random_steps=random_steps, seed=seed)
+        shared_seconds = time.time() - started
+        rankings = [assess(teacher, target, allowance=allowance, seed=seed) for teacher in loaded]
+    finally:
+        if isinstance(env, str):
+            target_env.close()
+    rankings = relative_competence(rankings)
+    share_steps, share_seconds = random_steps / len(rankings), shared_seconds / len(rankings)
+    rankings = [
+        Ranking(
+            teacher=r.teacher,
+            score=r.score,
+            mapping=r.mapping,
+            evidence={**r.evidence, "shared_random_steps": random_steps},
+            env_steps=round(r.env_steps + share_steps),
+            seconds=r.seconds + share_seconds,
+        )
+        for r in rankings
+    ]
+    return sorted(rankings, key=lambda r: (-r.score, r.teacher))

@@ -1,0 +1,87 @@
+"""What a ranking returns: one `Ranking` per teacher, the recommendation and what it cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rltransfer.errors import ConfigError
+from rltransfer.mapping import Mapping
+
+SCRATCH_THRESHOLD = 0.3
+"""Below this best score no teacher fits the target: train from scratch."""
+
+
+@dataclass(kw_only=True, frozen=True)
+class Ranking:
+    """One teacher's place in a ranking.
+
+    Attributes:
+        teacher: Teacher name (zoo folder).
+        score: 0..1, higher is better (rltransfer.selection.scoring says how it is made).
+        mapping: The chosen teacher ↔ target mapping (to_dict() is what the controller uses).
+        evidence: Every signal measured: "space", "dynamics", "zero_shot", "mapping" blocks.
+        env_steps: Target env steps spent on this teacher (its probes plus its share of the
+            shared random rollouts; the sum over a ranking is the ranking's cost).
+        seconds: Wall time spent on this teacher (same sharing).
+    """
+
+    teacher: str
+    score: float
+    mapping: Mapping
+    evidence: dict[str, Any] = field(default_factory=dict)
+    env_steps: int = 0
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.score) or not 0.0 <= self.score <= 1.0:
+            raise ConfigError(f"ranking score {self.score} outside 0..1", fix="scores are clipped to 0..1")
+
+    @property
+    def zero_shot_return(self) -> float:
+        """Normalized zero-shot return of the mapped teacher (nan when not probed)."""
+        return float(self.evidence.get("zero_shot", {}).get("normalized", float("nan")))
+
+    @property
+    def mapping_summary(self) -> str:
+        """Mapping.describe with the student's dropped dims named ("no mapping" for unbridged spaces)."""
+        if "reason" in self.evidence:
+            return "no mapping"
+        return self.mapping.describe(self.evidence.get("space", {}).get("student_dim"))
+
+    @property
+    def fits(self) -> bool:
+        """Whether the score clears SCRATCH_THRESHOLD."""
+        return self.score >= SCRATCH_THRESHOLD
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "teacher": self.teacher,
+            "score": self.score,
+            "mapping": self.mapping.to_dict(),
+            "mapping_summary": self.mapping_summary,
+            "zero_shot_return": self.zero_shot_return,
+            "evidence": self.evidence,
+            "env_steps": self.env_steps,
+            "seconds": self.seconds,
+        }
+
+
+def recommendation(rankings: list[Ranking]) -> str:
+    """One line: which teacher to start from, or to train from scratch when none fits."""
+    if not rankings or not rankings[0].fits:
+        best = f" (best: {rankings[0].teacher}, score {rankings[0].score:.2f})" if rankings else ""
+        return f"train from scratch: no teacher fits this target{best}; scores below {SCRATCH_THRESHOLD}"
+    top = rankings[0]
+    return f'start from "{top.teacher}" (score {top.score:.2f}, mapping: {top.mapping_summary})'
+
+
+def ranking_cost(rankings: list[Ranking]) -> int:
+    """Total target env steps a ranking spent (shared random rollouts + every probe)."""
+    if not rankings:
+        return 0
+    shared = int(rankings[0].evidence.get("shared_random_steps", 0))
+    return shared + sum(int(r.evidence.get("probe_env_steps", 0)) for r in rankings)
