@@ -13,10 +13,10 @@ rltransfer`` stays cheap:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rltransfer import envs  # registers the rltransfer/ Gymnasium ids
+from rltransfer.registry import lazy_exports
 
 if TYPE_CHECKING:
     from rltransfer.distill import DistillConfig
@@ -35,19 +35,19 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "rank_teachers": "rltransfer.selection",
-    "Ranking": "rltransfer.selection",
-    "load_teacher": "rltransfer.zoo",
-    "Teacher": "rltransfer.zoo",
-    "TransferConfig": "rltransfer.transfer",
-    "TransferPPO": "rltransfer.transfer",
-    "TransferA2C": "rltransfer.transfer",
-    "TransferDQN": "rltransfer.transfer",
-    "TransferSAC": "rltransfer.transfer",
-    "TransferTD3": "rltransfer.transfer",
-    "train_student": "rltransfer.training",
-    "TrainConfig": "rltransfer.training",
-    "DistillConfig": "rltransfer.distill",
+    "rank_teachers": "selection",
+    "Ranking": "selection",
+    "load_teacher": "zoo",
+    "Teacher": "zoo",
+    "TransferConfig": "transfer",
+    "TransferPPO": "transfer",
+    "TransferA2C": "transfer",
+    "TransferDQN": "transfer",
+    "TransferSAC": "transfer",
+    "TransferTD3": "transfer",
+    "train_student": "training",
+    "TrainConfig": "training",
+    "DistillConfig": "distill",
 }
 """Public name → the module that defines it (imported on first access)."""
 
@@ -70,12 +70,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rltransfer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
-from typing import TypeVar
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from rltransfer.errors import UnknownNameError
 
@@ -27,3 +28,20 @@ def lookup(table: Mapping[str, T], name: str, *, what: str) -> T:
         f'unknown {what} "{name}".{suggest(key, table)}',
         fix=f"choose one of: {choices}",
     )
+
+
+def lazy_exports(package: str, exports: Mapping[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) importing ``package.<exports[name]>`` on first access.
+
+    Keeps ``import package`` cheap (no torch or SB3) while ``package.Name`` still works; the value is
+    cached in the module's `namespace`, so later look-ups skip the hook.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__

@@ -8,8 +8,7 @@ and renders `summary.md`, `summary.csv`, `summary.json`, `learning_curves.png` a
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rltransfer.registry import lazy_exports
 
 _EXPORTS = {
     "BACKENDS": "backends",
@@ -33,7 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rltransfer.experiments' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rltransfer.experiments.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -8,8 +8,7 @@ used by `rltransfer.training.train_student`. Names load on first use, so listing
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rltransfer.registry import lazy_exports
 
 _EXPORTS = {
     "TRANSFER_ALGOS": "algorithms",
@@ -29,7 +28,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rltransfer.transfer' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rltransfer.transfer.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
