@@ -69,6 +69,12 @@ ACTION_SPACES: dict[str, tuple[type[gym.Space[Any]], ...]] = {
 """Action spaces each algorithm can act in (of the Box and Discrete spaces rltransfer handles)."""
 
 
+def acts_in(algo: str, kind: str) -> bool:
+    """Whether `algo` can act in an action space of signature kind "box" or "discrete" (unknown algos: True)."""
+    spaces = ACTION_SPACES.get(algo.lower())
+    return spaces is None or any(space.__name__.lower() == kind for space in spaces)
+
+
 def check_action_space(algo: str, space: gym.Space[Any], *, env_id: str) -> None:
     """IncompatibleSpacesError when `algo` cannot act in `space`, naming the algorithms that can."""
     if isinstance(space, ACTION_SPACES[algo.lower()]):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rltransfer.errors import CardFormatError, EntryNameError, RLTransferError
-from rltransfer.policies import POLICY_CLASSES, decode_policy_kwargs, encode_policy_kwargs
+from rltransfer.policies import POLICY_CLASSES, acts_in, decode_policy_kwargs, encode_policy_kwargs
 from rltransfer.spaces import SpaceSignature
 
 FORMAT_VERSION = 1
@@ -145,7 +145,7 @@ def net_arch_lists(algo: str, net_arch: Any, *, where: str) -> dict[str, list[in
 
 def check_policy_kwargs(algo: str, policy_kwargs: Mapping[str, Any], action_kind: str, *, where: str) -> None:
     """Values of the plain policy kwargs of their type, and an action space the algorithm can act in."""
-    if (algo == "dqn" and action_kind != "discrete") or (algo in ("sac", "td3") and action_kind != "box"):
+    if not acts_in(algo, action_kind):
         raise CardFormatError(f"{where}: algo {algo} cannot act in a {action_kind} action space", fix=_FIX)
     net_arch_lists(algo, policy_kwargs.get("net_arch"), where=where)
     for key in _BOOL_KWARGS:
