@@ -20,6 +20,14 @@ def seed(request: pytest.FixtureRequest) -> int:
     return int(request.param)
 
 
+def one_error_line(err: str, out: str = "") -> str:
+    """The single `rltransfer: error:` line on stderr; fails on more lines or a traceback in err or out."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rltransfer: error:"), err
+    assert "Traceback" not in err and "Traceback" not in out
+    return lines[0]
+
+
 def write_recipe(path: Path, **fields: object) -> Path:
     import yaml
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import one_error_line
 
 from rltransfer.cli import main
 
@@ -21,11 +22,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 def assert_one_line_error(code: int, err: str, *needles: str) -> None:
     assert code == 2
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rltransfer: error:") and "Traceback" not in err
+    line = one_error_line(err)
     for needle in needles:
-        assert needle in lines[0]
+        assert needle in line
 
 
 def test_help_explains_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,7 @@ import gymnasium as gym
 import pytest
 import torch
 import yaml
+from conftest import one_error_line
 
 import rltransfer.distill.core as distill_core
 from rltransfer.cli import main
@@ -78,13 +79,6 @@ def useless_zoo(tiny_zoo: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     card = dataclasses.replace(teacher.card, name="always-left", weights_sha256="", transitions_sha256=None)
     save_teacher(teacher.policy, card, zoo / "always-left", transitions=teacher.load_transitions())
     return zoo
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rltransfer: error:") and "Traceback" not in err
-    return lines[0]
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import one_error_line
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,10 +107,7 @@ def _train(tmp_path: Path, out: Path, *extra: str, env: str = FAULTY, algo: str 
 
 def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
     captured = capsys.readouterr()
-    err = captured.err.strip().splitlines()
-    assert len(err) == 1, captured.err
-    assert "Traceback" not in captured.err and "Traceback" not in captured.out
-    return err[0]
+    return one_error_line(captured.err, captured.out)
 
 
 def _strict(text: str) -> Any:

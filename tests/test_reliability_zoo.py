@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import write_recipe
+from conftest import one_error_line, write_recipe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,10 +52,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str
 
 def assert_one_error_line(code: int, err: str, expected: int = 2) -> str:
     assert code == expected, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rltransfer: error: "), err
-    return lines[0]
+    return one_error_line(err)
 
 
 @pytest.fixture()
