@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import asdict
@@ -14,7 +13,7 @@ from stable_baselines3.common.policies import BasePolicy
 
 from rltransfer.distill.report import DistillConfig, DistillReport, finite
 from rltransfer.errors import OutputError
-from rltransfer.io import atomic_directory
+from rltransfer.io import atomic_directory, strict_json
 from rltransfer.mapping import Mapping
 from rltransfer.rollouts import ActFn, Evaluation
 from rltransfer.zoo import Teacher, validate_entry_name
@@ -94,7 +93,7 @@ def deploy(
                 overwrite=True,
             )
             (staging / ONNX_FILE).write_bytes(onnx_model)
-            (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+            (staging / REPORT_FILE).write_text(strict_json(report.to_dict(), indent=2) + "\n")
     except BaseException:
         for folder in created:  # leave no empty output folder behind
             if folder.is_dir() and not any(folder.iterdir()):
