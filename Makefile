@@ -19,8 +19,8 @@ demo: setup
 	$(BIN)/rltransfer demo
 
 lint: setup
-	$(BIN)/ruff check rltransfer envs tests
-	$(BIN)/ruff format --check rltransfer envs tests
+	$(BIN)/ruff check rltransfer envs tests benchmarks
+	$(BIN)/ruff format --check rltransfer envs tests benchmarks
 	$(BIN)/mypy rltransfer envs
 
 test: lint

@@ -201,6 +201,16 @@ def policy_act(policy: Any, *, deterministic: bool = True) -> ActFn:
     return act
 
 
+def recording(act: ActFn, store: list[np.ndarray]) -> ActFn:
+    """`act`, also appending every observation it sees to `store` (flattened float32)."""
+
+    def recorded(obs: np.ndarray) -> Any:
+        store.append(np.asarray(obs, dtype=np.float32).ravel())
+        return act(obs)
+
+    return recorded
+
+
 def random_act(space: gym.Space[Any]) -> ActFn:
     """An ActFn that samples the action space (seed the space for determinism)."""
     return lambda _obs: space.sample()

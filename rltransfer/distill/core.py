@@ -14,6 +14,7 @@ import torch
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import BasePolicy
 
+from rltransfer.dagger import RoundStats, dagger
 from rltransfer.distill.deploy import ONNX_FILE, check_output, deploy, slug, student_entry
 from rltransfer.distill.export import (
     ActingNetwork,
@@ -30,7 +31,6 @@ from rltransfer.distill.learning import (
     agreement_of,
     build_student,
     check_family,
-    recording,
     rollout,
     sync_targets,
 )
@@ -40,7 +40,6 @@ from rltransfer.distill.report import (
     DistillGateError,
     DistillReport,
     Gate,
-    RoundStats,
     agreement_gate,
     onnx_gate,
     return_gate,
@@ -48,7 +47,7 @@ from rltransfer.distill.report import (
 )
 from rltransfer.make import make_env
 from rltransfer.mapping import Mapping
-from rltransfer.rollouts import Evaluation, evaluate, random_act
+from rltransfer.rollouts import Evaluation, evaluate, random_act, recording
 from rltransfer.spaces import SpaceSignature
 from rltransfer.zoo import Teacher, load_teacher
 
@@ -296,31 +295,30 @@ def _teacher_gate(teacher_check: TeacherCheck) -> Gate:
 def _train(
     env: gym.Env[Any, Any], labeler: Labeler, trainer: Trainer, config: DistillConfig, logger: Logger | None
 ) -> list[RoundStats]:
-    """Teacher rollouts, then DAgger rounds: collect states, label them, aggregate, fit; one RoundStats each."""
+    """Teacher rollouts, then DAgger rounds (rltransfer.dagger): collect states, label, aggregate, fit."""
     network = trainer.network
     n_actions = int(env.action_space.n) if isinstance(env.action_space, gym.spaces.Discrete) else 0
-    data_obs: list[np.ndarray] = []
-    data_targets: list[np.ndarray] = []
-    rounds: list[RoundStats] = []
-    env_steps = 0
-    for index in range(config.dagger_rounds + 1):
-        actor, act = ("teacher", labeler.act) if index == 0 else ("student", network.act_one)
+    targets: list[np.ndarray] = []
+
+    def collect(index: int) -> tuple[np.ndarray, int]:
+        act = labeler.act if index == 0 else network.act_one
         exploration = config.exploration if index == 0 else 0.0
         states = rollout(env, act, steps=config.samples, seed=config.seed * 1000 + index, exploration=exploration)
-        env_steps += len(states)
-        data_obs.append(states)
-        data_targets.append(labeler.targets(states, n_actions))
-        all_obs, all_targets = np.concatenate(data_obs), np.concatenate(data_targets)
-        loss = trainer.fit(all_obs, all_targets)
-        fit = agreement_of(network, labeler, all_obs, config.tolerance)
-        stats = RoundStats(
-            round=index, actor=actor, samples=len(all_obs), env_steps=env_steps, loss=loss, train_agreement=fit
-        )
-        rounds.append(stats)
-        if logger is not None:
+        targets.append(labeler.targets(states, n_actions))
+        return states, len(states)
+
+    def fit(states: np.ndarray) -> float:
+        return trainer.fit(states, np.concatenate(targets))
+
+    def agreement(states: np.ndarray) -> float:
+        return agreement_of(network, labeler, states, config.tolerance)
+
+    rounds = dagger(collect, fit, agreement, rounds=config.dagger_rounds)
+    if logger is not None:
+        for stats in rounds:
             for key in ("round", "samples", "loss", "train_agreement", "env_steps"):
                 logger.record(f"transfer/distill_{key}", getattr(stats, key))
-            logger.dump(step=index)
+            logger.dump(step=stats.round)
     return rounds
 
 

@@ -130,16 +130,6 @@ def rollout(env: gym.Env[Any, Any], act: ActFn, *, steps: int, seed: int, explor
     return rollouts.rollout(env, explore, steps=steps, seed=seed).arrays["obs"].reshape(steps, -1)
 
 
-def recording(act: ActFn, store: list[np.ndarray]) -> ActFn:
-    """`act`, also appending every observation it sees to `store`."""
-
-    def recorded(obs: np.ndarray) -> Any:
-        store.append(np.asarray(obs, dtype=np.float32).ravel())
-        return act(obs)
-
-    return recorded
-
-
 class Trainer:
     """Supervised fitting of the student's acting network to the teacher's targets."""
 

@@ -7,6 +7,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rltransfer.dagger import RoundStats
 from rltransfer.distill.export import OnnxCheck
 from rltransfer.errors import ConfigError, GateFailedError
 
@@ -128,18 +129,6 @@ class Gate:
     def shortfall(self) -> float:
         """How far below the requirement the value is (0 when passed, nan when unmeasurable)."""
         return 0.0 if self.passed else self.required - self.value
-
-
-@dataclass(kw_only=True, frozen=True)
-class RoundStats:
-    """One data round: who acted, how much data there is, and how well the student fits it."""
-
-    round: int
-    actor: str
-    samples: int
-    env_steps: int
-    loss: float
-    train_agreement: float
 
 
 @dataclass(kw_only=True, frozen=True)

@@ -117,6 +117,13 @@ class TransferMixin:
             learning_starts = 0
         return super()._sample_action(learning_starts, *args, **kwargs)  # type: ignore[misc]
 
+    def _update_learning_rate(self, optimizers: Any) -> None:
+        """SB3's schedule, then a learning rate of 0 for a distilled SAC/TD3 actor while its critic catches up."""
+        super()._update_learning_rate(optimizers)  # type: ignore[misc]
+        if self.transfer_engine.actor_frozen(int(self.num_timesteps)):  # type: ignore[attr-defined]
+            for group in self.actor.optimizer.param_groups:  # type: ignore[attr-defined]
+                group["lr"] = 0.0
+
     def _excluded_save_params(self) -> list[str]:
         return [
             *super()._excluded_save_params(),  # type: ignore[misc]

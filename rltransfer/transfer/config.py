@@ -30,6 +30,23 @@ MODE_CODES = {Mode.NONE: 0, Mode.REPRESENTATION: 1, Mode.INSTANCE: 2}
 """TensorBoard value of `transfer/mode` for each concrete mode."""
 
 
+MAX_INIT_COUNT = 10_000_000
+"""Upper bound on the distil-initialise step and update counts (against a typo that would run for days)."""
+
+_COUNTS = (
+    "init_steps",
+    "init_round_steps",
+    "init_updates",
+    "critic_updates",
+    "distill_epochs",
+    "demo_steps",
+    "probe_episodes",
+    "patience",
+    "jsrl_stages",
+    "jsrl_window",
+)
+
+
 @dataclass(kw_only=True, frozen=True)
 class TransferConfig:
     """How the teacher's knowledge reaches the student.
@@ -61,12 +78,37 @@ class TransferConfig:
     init_from_teacher: bool = True
     """Copy the teacher's weights (through the mapping) into the student where the architectures allow."""
     warmup_with_student: bool = True
-    """SAC/TD3: once the whole actor is copied from the teacher, act with it during SB3's warm-up (the first
-    learning_starts steps, uniformly random in plain SB3), so replay starts with the transferred behaviour."""
+    """Off-policy: once the whole actor or Q-network is copied from the teacher, act with it during SB3's
+    warm-up (the first learning_starts steps, uniformly random in plain SB3; DQN keeps its final ε from the
+    start), so replay starts with the transferred behaviour. Distil-initialise always does this."""
+    distil_init: bool = True
+    """Before the first RL update, fit the student to the mapped teacher by DAgger on states it visits, then
+    warm up its critic (rltransfer.transfer.initialise). Needed when the teacher's weights cannot be copied."""
+    init_steps: int = 10_000
+    """Most target env steps distil-initialise may spend (and at most `init_fraction` of total_timesteps)."""
+    init_fraction: float = 0.1
+    """Share of total_timesteps distil-initialise may spend (rounds shrink to fit; 0 fits the probe states only)."""
+    init_round_steps: int = 1000
+    """Env steps the student acts for in each DAgger round."""
+    init_updates: int = 300
+    """Supervised minibatch steps of each DAgger fit."""
+    init_learning_rate: float = 1e-3
+    """Adam learning rate of the DAgger fits and the critic warm-up."""
+    init_agreement: float = 0.95
+    """Distil-initialise stops once the student agrees this often with the teacher on its own new states."""
+    init_hold_fraction: float = 0.25
+    """After distil-initialise the distillation weight is at least λ0 decaying linearly to 0 over this share of
+    the remaining steps, and the QDagger cutoff waits until then: right after distillation the student's
+    return is the teacher's, not yet its own, and a weight of ~0 would hand it to RL updates unprotected."""
+    critic_warmup: bool = True
+    """Fit the student's value function / Q-network / critics to its own returns before RL begins."""
+    critic_updates: int = 400
+    """Minibatch steps of the critic warm-up."""
     distill_epochs: int = 1
     """On-policy: passes of the distillation step over each rollout's (student) states."""
-    distill_steps_ratio: float = 0.25
-    """Off-policy: distillation gradient steps per SB3 gradient step (keeps the overhead small)."""
+    distill_steps_ratio: float | None = None
+    """Off-policy: distillation gradient steps per SB3 gradient step. None: 1.0 for DQN (QDagger's term on
+    every update; fewer lets the TD steps overturn a distilled greedy policy), 0.25 for SAC/TD3."""
     distill_batch_size: int | None = None
     """Minibatch of the distillation step (None: the algorithm's batch size)."""
     instance_ratio: float = 0.5
@@ -118,7 +160,9 @@ class TransferConfig:
         _check_range("dqn_distill_coef", self.dqn_distill_coef, 0.0, 100.0)
         _check_range("hidden_coef", self.hidden_coef, 0.0, 100.0)
         _check_range("hidden_stage_fraction", self.hidden_stage_fraction, 1e-6, 1.0)
-        _check_range("distill_steps_ratio", self.distill_steps_ratio, 0.0, 10.0)
+        if self.distill_steps_ratio is not None:
+            _check_range("distill_steps_ratio", self.distill_steps_ratio, 0.0, 10.0)
+        _check_range("init_hold_fraction", self.init_hold_fraction, 0.0, 1.0)
         _check_range("instance_ratio", self.instance_ratio, 0.0, 1.0)
         _check_range("margin", self.margin, 0.0, 100.0)
         _check_range("dapg_weight", self.dapg_weight, 0.0, 100.0)
@@ -126,10 +170,18 @@ class TransferConfig:
         _check_range("useful_margin", self.useful_margin, 0.0, 10.0)
         _check_range("min_confidence", self.min_confidence, 0.0, 1.0)
         _check_range("agreement_target", self.agreement_target, 0.0, 1.0)
+        _check_range("init_fraction", self.init_fraction, 0.0, 1.0)
+        _check_range("init_learning_rate", self.init_learning_rate, 1e-8, 1.0)
+        _check_range("init_agreement", self.init_agreement, 0.0, 1.0)
         _check_range("jsrl_tolerance", self.jsrl_tolerance, 0.0, 1.0)
-        for name in ("distill_epochs", "demo_steps", "probe_episodes", "patience", "jsrl_stages", "jsrl_window"):
+        for name in _COUNTS:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}", fix=f"set {name} ≥ 1")
+        for name in ("init_steps", "init_round_steps", "init_updates", "critic_updates"):
+            if int(getattr(self, name)) > MAX_INIT_COUNT:
+                raise ConfigError(
+                    f"{name} must be at most {MAX_INIT_COUNT:,}, got {getattr(self, name)}", fix=f"lower {name}"
+                )
         if self.max_switches < 0:
             raise ConfigError(f"max_switches must be ≥ 0, got {self.max_switches}", fix="set max_switches ≥ 0")
         if self.window is not None and self.window < 1:

@@ -33,9 +33,10 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rltransfer.io import append_json_line, json_safe
 from rltransfer.io import finite_or_none as _finite
-from rltransfer.rollouts import evaluate, random_act
+from rltransfer.rollouts import evaluate, random_act, recording
 from rltransfer.transfer.config import MODE_CODES, Mode
 from rltransfer.transfer.engine import TransferEngine
+from rltransfer.transfer.initialise import distil_initialise
 
 PROBE_MAX_STEPS = 10_000
 """Safety cap on one probe episode (envs without a time limit)."""
@@ -53,6 +54,8 @@ _STATE_KEYS = (
     "off_reason",
     "tried",
     "last_window_step",
+    "start_offset",
+    "hold_until",
 )
 
 
@@ -78,6 +81,11 @@ class TransferController(BaseCallback):
         self.off_reason = ""
         self.tried: list[Mode] = []
         self.last_window_step = 0
+        self.start_offset = 0
+        """Env steps the transfer spent before the student's first own step (probes, distil-initialise)."""
+        self.hold_until = 0
+        """After distil-initialise: step until which the distillation weight has a decaying floor."""
+        self.teacher_states = np.zeros((0, 0), dtype=np.float32)
         self.window = 1000
 
     # ----------------------------------------------------------------------------- state
@@ -86,6 +94,8 @@ class TransferController(BaseCallback):
         state = {key: getattr(self, key) for key in _STATE_KEYS}
         state["representation_steps"] = self.engine.representation_steps
         state["acts_in_warmup"] = self.engine.acts_in_warmup
+        for key in ("charged_steps", "replayed", "exploiting", "extra_env_steps", "freeze_until"):
+            state[key] = getattr(self.engine, key)
         return json_safe(json.loads(json.dumps(state, default=float)))  # numpy scalars → float, NaN/inf → None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -98,6 +108,9 @@ class TransferController(BaseCallback):
         self.tried = [Mode(mode) for mode in self.tried]
         self.engine.representation_steps = int(state.get("representation_steps", 0))
         self.engine.acts_in_warmup = bool(state.get("acts_in_warmup", False))
+        for key in ("charged_steps", "replayed", "extra_env_steps", "freeze_until"):
+            setattr(self.engine, key, int(state.get(key, 0)))
+        self.engine.exploiting = bool(state.get("exploiting", False))
 
     # ------------------------------------------------------------------------- callbacks
     def _on_training_start(self) -> None:
@@ -107,9 +120,23 @@ class TransferController(BaseCallback):
         if not self.started:
             self._start()
             self.started = True
+            self.start_offset = self.engine.charge(self.model)
+            self.num_timesteps = self.last_window_step = int(self.model.num_timesteps)
+            if self.engine.distilled:
+                remaining = max(0, self.engine.total_timesteps - self.num_timesteps)
+                self.hold_until = self.num_timesteps + int(self.config.init_hold_fraction * remaining)
+                learning = max(self.num_timesteps, self._learning_starts())
+                self.engine.freeze_until = learning + max(0, self.hold_until - learning) // 2
+            self._update_weights()
+            self._apply(record=False)
         else:
+            if self.engine.exploiting:
+                self.engine.exploit(self.model)
             if self.mode == Mode.INSTANCE or self.config.mode == Mode.INSTANCE:
+                demos = self.engine.demos
                 self.engine.ensure_demonstrations(self.model, seed=self.seed)
+                if demos is None:  # collected again after a resume: the steps were already on the clock
+                    self.engine.charged_steps = self.engine.extra_env_steps
             self._apply(record=False)
 
     def _on_step(self) -> bool:
@@ -129,9 +156,10 @@ class TransferController(BaseCallback):
         env = self.engine.env_factory()
         try:
             mapped = self.engine.targets.mapped
+            states: list[np.ndarray] = []
             teacher = evaluate(
                 env,
-                mapped.act_one,
+                recording(mapped.act_one, states),
                 episodes=self.config.probe_episodes,
                 seed=self.seed + 30_000,
                 max_steps=PROBE_MAX_STEPS,
@@ -147,6 +175,7 @@ class TransferController(BaseCallback):
         finally:
             env.close()
         self.teacher_return, self.random_return = teacher.mean, randomly.mean
+        self.teacher_states = np.asarray(states, dtype=np.float32)
         self.engine.extra_env_steps += teacher.env_steps + randomly.env_steps
         self.engine.setup_seconds += time.time() - started
 
@@ -187,12 +216,17 @@ class TransferController(BaseCallback):
                 report = self.engine.initialize_student(self.model)
                 extra = f"; init from teacher: {report.describe()}"
                 if self.engine.acts_in_warmup:
-                    extra += "; the teacher-initialised actor acts during the warm-up before learning_starts"
+                    extra += "; the teacher-initialised policy acts from the first step (no random warm-up)"
+            if mode == Mode.REPRESENTATION and self.config.distil_init and self.num_timesteps == 0:
+                initialised = distil_initialise(self.model, self.engine, self.teacher_states, seed=self.seed)
+                extra += f"; {initialised.describe()}"
         if mode == Mode.INSTANCE:
             demos = self.engine.ensure_demonstrations(self.model, seed=self.seed)
             self.instance_start = self.num_timesteps
             mean = float(np.mean(demos.episode_returns)) if demos.episode_returns else math.nan
             extra += f"; {len(demos)} teacher transitions collected in the target (episode return {mean:.1f})"
+            if self.started:
+                self.engine.charge(self.model)
         self._decide(mode, reason + extra, signals)
 
     def _decide(self, mode: Mode, reason: str, signals: dict[str, Any] | None = None) -> None:
@@ -228,13 +262,16 @@ class TransferController(BaseCallback):
             self.weight = config.weight * math.exp(-5.0 * elapsed)
         else:
             self.weight = config.weight
+        if self.hold_until > self.start_offset:
+            floor = 1.0 - (self.num_timesteps - self.start_offset) / (self.hold_until - self.start_offset)
+            self.weight = max(self.weight, config.weight * min(1.0, max(0.0, floor)))
         since = max(0, self.num_timesteps - max(self.instance_start, start)) / span
         self.instance_weight = max(0.0, 1.0 - since)
 
     def _learning_starts(self) -> int:
         """First step with a gradient update (off-policy learning_starts; 0 on-policy)."""
         if isinstance(self.model, OnPolicyAlgorithm):
-            return 0
+            return self.start_offset
         return int(getattr(self.model, "learning_starts", 0) or 0)
 
     def _apply(self, *, record: bool, reason: str = "", signals: dict[str, Any] | None = None) -> None:
@@ -304,6 +341,7 @@ class TransferController(BaseCallback):
     def _next_mode(self, student: float, agreement_value: float) -> tuple[Mode, str]:
         config, patience = self.config, self.config.patience
         caught_up = math.isfinite(student) and student >= self.teacher_return - config.tolerance * self._spread()
+        caught_up = caught_up and self.num_timesteps >= self.hold_until  # a distilled student's return is the teacher's
         if self.mode != Mode.NONE and caught_up:
             self.off_reason = "caught_up"
             return Mode.NONE, (

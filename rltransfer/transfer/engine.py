@@ -26,6 +26,7 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.utils import ConstantSchedule
 from stable_baselines3.dqn.policies import DQNPolicy
 
 from rltransfer.policies import hidden_widths
@@ -40,6 +41,9 @@ from rltransfer.transfer.losses import (
 )
 from rltransfer.transfer.teacher import ResolvedTeacher, TeacherTargets
 from rltransfer.transfer.weights import WeightCopyReport, copy_teacher_weights
+
+TRANSFERRED_SAC_ALPHA = 0.05
+"""Initial entropy coefficient of a SAC student whose actor came from the teacher (SB3's auto starts at 1)."""
 
 EnvFactory = Callable[[], gym.Env[Any, Any]]
 
@@ -62,7 +66,11 @@ class TransferEngine:
         self.env_factory = env_factory
         self.kind = algorithm_kind(model)
         self.targets = TeacherTargets(
-            resolved.teacher, resolved.mapping, model.action_space, temperature=config.temperature
+            resolved.teacher,
+            resolved.mapping,
+            model.action_space,
+            temperature=config.temperature,
+            greedy=self.kind == "q_network",
         )
         self.mode: Mode = Mode.NONE
         self.weight = 0.0
@@ -73,6 +81,22 @@ class TransferEngine:
         self.total_timesteps = 1
         self.demos: Demonstrations | None = None
         self.extra_env_steps = 0
+        """Target env steps the transfer spent outside the student's own training steps (probes, DAgger, demos)."""
+        self.charged_steps = 0
+        """Of extra_env_steps, those already added to the student's clock (model.num_timesteps)."""
+        self.replayed = 0
+        """Transfer transitions put into the student's replay buffer (they count as its own experience)."""
+        self.exploiting = False
+        """Off-policy: the student acts with its transferred policy from the first step (small ε for DQN)."""
+        self.base_learning_starts = int(getattr(model, "learning_starts", 0) or 0)
+        self.distilled = False
+        self.freeze_until = 0
+        """SAC/TD3 after distil-initialise: the actor's updates wait until this step while the critic learns."""
+        self.init_report: Any = None
+        """The distil-initialise InitReport (rltransfer.transfer.initialise), when it ran."""
+        """Distil-initialise ran: the controller holds the distillation term for a while (init_hold_fraction)."""
+        ratio = config.distill_steps_ratio
+        self.distill_steps_ratio = ratio if ratio is not None else (1.0 if self.kind == "q_network" else 0.25)
         self.setup_seconds = 0.0
         self.step_seconds = 0.0
         self.matcher: HiddenMatcher | None = None
@@ -94,8 +118,58 @@ class TransferEngine:
         whole_actor = any(p.startswith("actor trunk") for p in report.copied) and any(
             p.startswith("output head") for p in report.copied
         )
-        self.acts_in_warmup = self.kind == "actor" and whole_actor and self.config.warmup_with_student
+        if whole_actor and self.config.warmup_with_student and self.kind != "on_policy":
+            self.exploit(model)
         return report
+
+    def exploit(self, model: BaseAlgorithm) -> None:
+        """A transferred off-policy student acts with its own policy from the first step.
+
+        SAC/TD3 skip SB3's uniform warm-up; DQN also keeps its final ε from the start instead of the
+        ε = 1 → final schedule, which would overwrite the transferred behaviour with random play (RL Zoo #490).
+        A SAC student with a learned entropy coefficient starts it at TRANSFERRED_SAC_ALPHA instead of 1: at
+        α = 1 the entropy term pulls the squashed actor's mean to the middle of the action range, away from the
+        teacher's actions, within a few hundred updates.
+        """
+        self.exploiting = True
+        self.acts_in_warmup = self.kind != "on_policy"
+        log_alpha = getattr(model, "log_ent_coef", None)
+        if isinstance(log_alpha, torch.Tensor):  # SAC with a learned entropy coefficient (SB3's "auto", α0 = 1)
+            with torch.no_grad():
+                log_alpha.fill_(math.log(TRANSFERRED_SAC_ALPHA))
+        if self.kind == "q_network":
+            epsilon = float(model.exploration_final_eps)  # type: ignore[attr-defined]
+            model.exploration_schedule = ConstantSchedule(epsilon)  # type: ignore[attr-defined]
+            model.exploration_rate = epsilon  # type: ignore[attr-defined]
+
+    def actor_frozen(self, step: int) -> bool:
+        """Whether a distilled SAC/TD3 actor still waits for its critic before being updated.
+
+        The critic first learns how Q changes with the action; before that, policy gradients follow noise and
+        undo the distillation.
+        """
+        return self.kind == "actor" and step < self.freeze_until
+
+    def charge(self, model: BaseAlgorithm) -> int:
+        """Put the env steps the transfer spent since the last charge on the student's clock; the steps added.
+
+        model.num_timesteps (episodes.csv, TensorBoard, the run's budget) then counts every target env step
+        of the method. An off-policy student charged before it started learning still collects its own
+        learning_starts steps first, less the transfer transitions already in its replay buffer.
+        """
+        delta = self.extra_env_steps - self.charged_steps
+        if delta <= 0:
+            return 0
+        before = int(model.num_timesteps)
+        model.num_timesteps = before + delta
+        self.charged_steps += delta
+        if self.kind != "on_policy":
+            starts = int(model.learning_starts)  # type: ignore[attr-defined]
+            if before == 0:
+                model.learning_starts = delta + max(0, self.base_learning_starts - self.replayed)  # type: ignore[attr-defined]
+            elif before < starts:
+                model.learning_starts = starts + delta  # type: ignore[attr-defined]
+        return delta
 
     def ensure_demonstrations(self, model: BaseAlgorithm, *, seed: int) -> Demonstrations:
         """Collect teacher transitions in the target once (and hand them to a MixedReplayBuffer)."""
@@ -143,6 +217,10 @@ class TransferEngine:
         buffer = getattr(model, "replay_buffer", None)
         return self.step_seconds + float(getattr(buffer, "mix_seconds", 0.0))
 
+    def acting_parameters(self, model: BaseAlgorithm) -> list[torch.nn.Parameter]:
+        """Parameters that decide the student's actions (SAC/TD3: the actor; else the whole policy)."""
+        return self._parameters(model)
+
     def _optimizer(self, model: BaseAlgorithm) -> torch.optim.Optimizer:
         if self.kind == "actor":
             return model.actor.optimizer  # type: ignore[attr-defined,no-any-return]
@@ -176,7 +254,7 @@ class TransferEngine:
                 batches += [states[order[i : i + size]] for i in range(0, len(states), size)]
             return batches
         buffer = model.replay_buffer  # type: ignore[attr-defined]
-        steps = max(1, round((gradient_steps or 1) * self.config.distill_steps_ratio))
+        steps = max(1, round((gradient_steps or 1) * self.distill_steps_ratio))
         sample = buffer.sample_online if isinstance(buffer, MixedReplayBuffer) else buffer.sample
         return [sample(size or 64).observations for _ in range(steps)]
 
@@ -223,7 +301,7 @@ class TransferEngine:
             buffer = model.replay_buffer  # type: ignore[attr-defined]
             assert isinstance(buffer, MixedReplayBuffer)
             size = self.config.distill_batch_size or int(getattr(model, "batch_size", 64))
-            steps = max(1, round((gradient_steps or 1) * self.config.distill_steps_ratio))
+            steps = max(1, round((gradient_steps or 1) * self.distill_steps_ratio))
             losses = []
             for _ in range(steps):
                 batch = buffer.sample_demonstrations(size)
@@ -237,7 +315,11 @@ class TransferEngine:
     @torch.no_grad()
     def measure(self, model: BaseAlgorithm, *, max_states: int = 512) -> tuple[float, float]:
         """(agreement, distillation loss) of student vs teacher on the student's recent states."""
-        states = recent_states(model, max_states)
+        return self.compare(model, recent_states(model, max_states))
+
+    @torch.no_grad()
+    def compare(self, model: BaseAlgorithm, states: np.ndarray) -> tuple[float, float]:
+        """(agreement, distillation loss) of student vs teacher on `states` (NaN, NaN when empty)."""
         if len(states) == 0:
             return math.nan, math.nan
         tensor = torch.as_tensor(states, dtype=torch.float32)

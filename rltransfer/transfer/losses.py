@@ -25,6 +25,9 @@ from torch.nn import functional as F
 from rltransfer.policies import hidden_features
 from rltransfer.transfer.teacher import TeacherOutput
 
+SQUASHED_LIMIT = 0.97
+"""Largest |target| in [-1, 1] units for a tanh-squashed (SAC/TD3) student's action."""
+
 
 @dataclass
 class StudentOutput:
@@ -63,7 +66,9 @@ def to_student_units(policy: BasePolicy, action: torch.Tensor) -> torch.Tensor:
     assert isinstance(space, gym.spaces.Box)
     low = torch.as_tensor(space.low, dtype=action.dtype)
     high = torch.as_tensor(space.high, dtype=action.dtype)
-    return 2.0 * (action - low) / (high - low) - 1.0
+    # a tanh actor reaches ±1 only at infinite pre-activations, where SAC's log-prob correction explodes:
+    # a bang-bang teacher's targets stay just inside the range
+    return torch.clamp(2.0 * (action - low) / (high - low) - 1.0, -SQUASHED_LIMIT, SQUASHED_LIMIT)
 
 
 def policy_distillation_loss(policy: BasePolicy, student: StudentOutput, teacher: TeacherOutput) -> torch.Tensor:

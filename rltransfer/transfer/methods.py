@@ -69,7 +69,12 @@ METHODS: dict[str, Method] = {
             f"{_BUILDERS}:build_transfer",
             mode=Mode.REPRESENTATION,
             transfer_defaults=MappingProxyType(
-                {"weight_schedule": "linear", "hidden_matching": False, "init_from_teacher": False}
+                {
+                    "weight_schedule": "linear",
+                    "hidden_matching": False,
+                    "init_from_teacher": False,
+                    "distil_init": False,
+                }
             ),
         ),
         Method(
@@ -85,7 +90,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "representation",
-            "policy distillation plus layer-wise hidden-representation matching",
+            "distil-initialise (DAgger, layer-wise matching) and critic warm-up, then a decaying distillation term",
             f"{_BUILDERS}:build_transfer",
             mode=Mode.REPRESENTATION,
         ),

@@ -143,7 +143,12 @@ class TeacherOutput:
 
 
 class TeacherTargets:
-    """Batched teacher outputs for student states (no gradient), mapped to the student's action space."""
+    """Batched teacher outputs for student states (no gradient), mapped to the student's action space.
+
+    `greedy`: a policy teacher's probabilities become its greedy action (one-hot), the target a Q-network
+    student needs: softmax(Q/τ) fitted to soft probabilities would leave Q-gaps of a few τ, which the first
+    TD updates overturn.
+    """
 
     def __init__(
         self,
@@ -152,8 +157,10 @@ class TeacherTargets:
         student_action_space: gym.Space[Any],
         *,
         temperature: float,
+        greedy: bool = False,
     ) -> None:
         self.teacher = teacher
+        self.greedy = greedy
         self.mapping = mapping
         self.student_action_space = student_action_space
         self.temperature = temperature
@@ -177,6 +184,8 @@ class TeacherTargets:
         action_teacher: torch.Tensor | None = None
         if self.output_kind == "logits":
             probs_teacher = torch.softmax(head, dim=-1)
+            if self.greedy:
+                probs_teacher = torch.nn.functional.one_hot(head.argmax(dim=-1), head.shape[-1]).float()
         elif self.output_kind == "q_values":
             probs_teacher = torch.softmax(head / self.temperature, dim=-1)
         elif self.output_kind == "gaussian_mean":

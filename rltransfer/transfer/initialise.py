@@ -1,0 +1,373 @@
+"""Distil-initialise and critic warm-up: representation transfer before the student's first RL update.
+
+A behaviour-cloned policy is destroyed by the first RL updates when its critic starts random (SB3 #543,
+imitation #862), and a teacher whose network differs from the student's cannot be copied. So, before RL:
+
+1. Distil-initialise (DAgger, `rltransfer.dagger`): the student's acting network is fitted to the mapped
+   teacher's outputs, first on the states of the teacher's probe episodes, then on states the student
+   visits acting on its own, until its held-out agreement reaches `init_agreement` or the `init_steps`
+   budget is spent. Each fit matches the hidden layers bottom-up through the engine's learned projections
+   (output loss throughout); a DQN student also gets DQfD's large-margin loss on the teacher's greedy action.
+2. Critic warm-up: the value function (PPO/A2C), Q-network (DQN) or critics (SAC/TD3) are fitted to the
+   λ-returns the distilled student got in its own rounds, bootstrapped from the network being fitted where
+   an episode was cut off, over a few passes of recomputed targets.
+3. Off-policy students keep those transitions in replay and act with their own policy from the first step.
+
+Every env step spent here is added to the engine's extra_env_steps, which go on the student's clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from torch.nn import functional as F
+
+from rltransfer import rollouts
+from rltransfer.dagger import RoundStats, dagger
+from rltransfer.rollouts import ActFn, Rollout
+from rltransfer.transfer.engine import TransferEngine
+from rltransfer.transfer.losses import margin_loss, policy_distillation_loss, student_output
+from rltransfer.transfer.teacher import TeacherOutput
+
+BATCH_SIZE = 256
+ACTOR_NOISE = 0.1
+"""SAC/TD3 DAgger rounds: std of the Gaussian action noise in half-ranges of the action space (TD3's default)."""
+CRITIC_PASSES = 4
+"""Critic warm-up: times the λ-return targets are recomputed from the network being fitted."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitReport:
+    """What distil-initialise did: its DAgger rounds, env steps, the student's return and the critic fit."""
+
+    rounds: tuple[RoundStats, ...]
+    env_steps: int
+    student_return: float
+    critic: str
+    replayed: int
+    agreement_before: float
+    """Agreement with the teacher on its own probe states before distil-initialise."""
+    agreement_after: float
+    """The same, after (the RL updates that follow should keep it)."""
+
+    @property
+    def agreement(self) -> float:
+        """Held-out agreement of the last student round (NaN when no student round ran)."""
+        held = [r.held_out_agreement for r in self.rounds if r.held_out_agreement is not None]
+        return float(held[-1]) if held else math.nan
+
+    def describe(self) -> str:
+        """One line for decisions.jsonl."""
+        held = " → ".join(f"{r.held_out_agreement:.2f}" for r in self.rounds if r.held_out_agreement is not None)
+        student = f"{self.student_return:.1f}" if math.isfinite(self.student_return) else "n/a (no episode ended)"
+        replay = f"; {self.replayed} of its transitions kept in replay" if self.replayed else ""
+        return (
+            f"distil-initialise: {len(self.rounds) - 1} DAgger round(s), {self.env_steps} env steps, agreement on "
+            f"the teacher's states {self.agreement_before:.2f} → {self.agreement_after:.2f}, held-out agreement on "
+            f"the student's own states {held or 'n/a'}, its return {student}{replay}; critic warm-up: {self.critic}"
+        )
+
+
+def distil_initialise(
+    model: BaseAlgorithm, engine: TransferEngine, teacher_states: np.ndarray, *, seed: int
+) -> InitReport:
+    """Fit the student to the mapped teacher by DAgger, warm up its critic, then let it act (see module doc)."""
+    config = engine.config
+    if engine.kind == "q_network":
+        engine.exploit(model)  # the DAgger rounds already act with the small ε the student will keep
+    budget = min(config.init_steps, int(config.init_fraction * engine.total_timesteps))
+    round_steps = min(config.init_round_steps, budget)  # a small run gets shorter rounds, not a larger share
+    act = _student_act(model, engine.kind, seed + 41_000)
+    before = engine.compare(model, teacher_states)[0]
+    student_rolls: list[Rollout] = []
+    env = engine.env_factory()
+    try:
+
+        def collect(index: int) -> tuple[np.ndarray, int]:
+            if index == 0:
+                return teacher_states, 0  # the controller's probe episodes, already counted
+            env.action_space.seed(seed + 40_000 + index)
+            roll = rollouts.rollout(env, act, steps=round_steps, seed=seed + 40_000 + index)
+            student_rolls.append(roll)
+            return roll.transitions.obs.reshape(round_steps, -1), round_steps
+
+        fit = _ActorFit(model, engine, seed=seed)
+        rounds = dagger(
+            collect,
+            fit,
+            lambda states: engine.compare(model, states)[0],
+            rounds=budget // round_steps if round_steps > 0 else 0,
+            target=config.init_agreement,
+            budget=budget,
+            round_steps=round_steps,
+        )
+    finally:
+        env.close()
+    spent = rounds[-1].env_steps
+    engine.extra_env_steps += spent
+    engine.distilled = True
+    critic = "off"
+    if config.critic_warmup and student_rolls:
+        critic = warm_up_critic(model, engine, student_rolls[-1], updates=config.critic_updates, seed=seed)
+    replayed = sum(_keep_in_replay(model, roll) for roll in student_rolls) if engine.kind != "on_policy" else 0
+    engine.replayed += replayed
+    if engine.kind != "on_policy":
+        engine.exploit(model)
+    returns = student_rolls[-1].episode_returns if student_rolls else []
+    report = InitReport(
+        rounds=tuple(rounds),
+        env_steps=spent,
+        student_return=float(np.mean(returns)) if returns else math.nan,
+        critic=critic,
+        replayed=replayed,
+        agreement_before=before,
+        agreement_after=engine.compare(model, teacher_states)[0],
+    )
+    engine.init_report = report
+    return report
+
+
+def _student_act(model: BaseAlgorithm, kind: str, seed: int) -> ActFn:
+    """The student as it acts in training: sampled (PPO/A2C), ε-greedy (DQN), or its actor's mean (SAC/TD3).
+
+    SAC/TD3 add TD3's Gaussian noise of ACTOR_NOISE half-ranges, so the critic warm-up sees how Q changes with
+    the action.
+    """
+    if kind != "actor":
+        return lambda obs: model.predict(obs, deterministic=False)[0]
+    space = model.action_space
+    assert isinstance(space, gym.spaces.Box)
+    rng = np.random.default_rng(seed)
+    half = (space.high - space.low) / 2.0
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        mean = model.predict(obs, deterministic=True)[0]
+        return np.clip(mean + ACTOR_NOISE * half * rng.standard_normal(mean.shape), space.low, space.high)
+
+    return act
+
+
+def _take(output: TeacherOutput, index: torch.Tensor) -> TeacherOutput:
+    return TeacherOutput(
+        [h[index] for h in output.hidden],
+        output.probs[index] if output.probs is not None else None,
+        output.action[index] if output.action is not None else None,
+    )
+
+
+class _ActorFit:
+    """Supervised fit of the student's acting network (and hidden projections) to the teacher's outputs."""
+
+    def __init__(self, model: BaseAlgorithm, engine: TransferEngine, *, seed: int) -> None:
+        self.model, self.engine, self.config = model, engine, engine.config
+        parameters = engine.acting_parameters(model)
+        if engine.matcher is not None:
+            parameters += list(engine.matcher.parameters())
+        self.parameters = parameters
+        self.optimizer = torch.optim.Adam(parameters, lr=self.config.init_learning_rate)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def loss(self, states: torch.Tensor, teacher: TeacherOutput, stage: int) -> torch.Tensor:
+        policy, config, matcher = self.model.policy, self.config, self.engine.matcher
+        student = student_output(policy, states, temperature=config.temperature)
+        loss = policy_distillation_loss(policy, student, teacher)
+        if matcher is not None and stage < matcher.stages:
+            loss = loss + config.hidden_coef * matcher.loss(student.hidden, teacher.hidden, stage)
+        if self.engine.kind == "q_network" and teacher.probs is not None:
+            loss = loss + margin_loss(student.raw, teacher.probs.argmax(dim=-1), config.margin)
+        return loss
+
+    def __call__(self, states: np.ndarray) -> float:
+        """`init_updates` minibatch steps; each hidden pair gets its share of them, lowest first."""
+        tensor = torch.as_tensor(states, dtype=torch.float32)
+        matcher = self.engine.matcher
+        teacher = self.engine.targets(tensor, with_hidden=matcher is not None and matcher.stages > 0)
+        updates = self.config.init_updates
+        chunk = max(1, updates // ((matcher.stages if matcher is not None else 0) + 1))
+        for step in range(updates):
+            index = torch.randint(len(tensor), (min(BATCH_SIZE, len(tensor)),), generator=self.generator)
+            loss = self.loss(tensor[index], _take(teacher, index), step // chunk)
+            self.optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.parameters, 10.0)
+            self.optimizer.step()
+        return self.engine.compare(self.model, states)[1]
+
+
+def _episode_flags(roll: Rollout) -> tuple[np.ndarray, np.ndarray]:
+    """Per step: (last step of its episode or of the roll-out, the env ended the episode there)."""
+    last = np.zeros(len(roll.transitions), dtype=bool)
+    ended = np.zeros(len(roll.transitions), dtype=bool)
+    position = 0
+    for rewards, finished in roll.episodes:
+        position += len(rewards)
+        last[position - 1] = True
+        ended[position - 1] = finished
+    return last, ended
+
+
+def lambda_returns(
+    rewards: np.ndarray, next_values: np.ndarray, terminated: np.ndarray, last: np.ndarray, gamma: float, lam: float
+) -> np.ndarray:
+    """TD(λ) returns of one roll-out; bootstrapped from next_values at cut-off ends, zero after termination."""
+    returns = np.zeros(len(rewards), dtype=np.float32)
+    following = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        if terminated[t]:
+            tail = 0.0
+        elif last[t]:
+            tail = float(next_values[t])
+        else:
+            tail = (1.0 - lam) * float(next_values[t]) + lam * following
+        returns[t] = float(rewards[t]) + gamma * tail
+        following = returns[t]
+    return returns
+
+
+def warm_up_critic(model: BaseAlgorithm, engine: TransferEngine, roll: Rollout, *, updates: int, seed: int) -> str:
+    """Fit the student's critic to the λ-returns of its own roll-out; one line on what was fitted."""
+    critic = _Critic(model, engine, roll)
+    rewards = roll.transitions.rewards
+    terminated = roll.transitions.terminated
+    last, _ = _episode_flags(roll)
+    gamma = float(getattr(model, "gamma", 0.99))
+    generator = torch.Generator().manual_seed(seed + 1)
+    optimizer = torch.optim.Adam(critic.parameters, lr=engine.config.init_learning_rate)
+    first = final = math.nan
+    targets = np.zeros(0)
+    for index_pass in range(CRITIC_PASSES):
+        targets = lambda_returns(rewards, critic.next_values(), terminated, last, gamma, critic.lam)
+        target_tensor = torch.as_tensor(targets)
+        if index_pass == 0:
+            critic.shift(target_tensor)
+        for _ in range(max(1, updates // CRITIC_PASSES)):
+            index = torch.randint(len(targets), (min(BATCH_SIZE, len(targets)),), generator=generator)
+            loss = critic.loss(index, target_tensor[index])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(critic.parameters, 10.0)
+            optimizer.step()
+            first = float(loss.detach()) if math.isnan(first) else first
+            final = float(loss.detach())
+    critic.sync_targets()
+    return (
+        f"{critic.what} fitted to the λ-returns (λ {critic.lam:g}, γ {gamma:g}) of {len(targets)} student steps, "
+        f"mean target {float(np.mean(targets)):.1f}, loss {first:.3g} → {final:.3g}"
+    )
+
+
+class _Critic:
+    """The critic of one algorithm kind on one roll-out: its parameters, predictions and bootstrap values."""
+
+    def __init__(self, model: BaseAlgorithm, engine: TransferEngine, roll: Rollout) -> None:
+        self.model, self.engine, self.kind = model, engine, engine.kind
+        data = roll.transitions
+        self.obs = torch.as_tensor(data.obs, dtype=torch.float32).reshape(len(data), -1)
+        self.next_obs = torch.as_tensor(data.next_obs, dtype=torch.float32).reshape(len(data), -1)
+        policy: Any = model.policy
+        if self.kind == "on_policy":
+            self.what = "value function"
+            self.lam = float(getattr(model, "gae_lambda", 1.0))
+            modules = [policy.mlp_extractor.value_net, policy.value_net]
+            if not getattr(policy, "share_features_extractor", True):
+                modules.append(policy.vf_features_extractor)
+            self.parameters = [p for module in modules for p in module.parameters()]
+        elif self.kind == "q_network":
+            self.what = "Q-network"
+            self.lam = 1.0
+            self.actions = torch.as_tensor(data.actions, dtype=torch.long).reshape(-1, 1)
+            self.teacher_probs = engine.targets(self.obs).probs
+            self.parameters = list(model.q_net.parameters())  # type: ignore[attr-defined]
+        else:
+            self.what = "critics"
+            self.lam = 1.0
+            actions = np.asarray(data.actions, dtype=np.float32).reshape(len(data), -1)
+            self.actions = torch.as_tensor(policy.scale_action(actions), dtype=torch.float32)
+            self.parameters = list(model.critic.parameters())  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def next_values(self) -> np.ndarray:
+        policy: Any = self.model.policy
+        if self.kind == "on_policy":
+            values = policy.predict_values(self.next_obs).squeeze(-1)
+        elif self.kind == "q_network":
+            values = self.model.q_net(self.next_obs).max(dim=1).values  # type: ignore[attr-defined]
+        else:
+            next_actions = policy._predict(self.next_obs, deterministic=True)
+            values = torch.cat(self.model.critic(self.next_obs, next_actions), dim=1).min(dim=1).values  # type: ignore[attr-defined]
+        return values.numpy()
+
+    def loss(self, index: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.kind == "q_network":
+            q_values = self.model.q_net(self.obs[index])  # type: ignore[attr-defined]
+            loss = F.smooth_l1_loss(q_values.gather(1, self.actions[index]).squeeze(1), targets)
+            if self.teacher_probs is not None:  # keep the teacher's greedy actions ahead while the level is fitted
+                greedy = self.teacher_probs[index].argmax(dim=-1)
+                loss = loss + margin_loss(q_values, greedy, self.engine.config.margin)
+            return loss
+        return sum((F.mse_loss(p, targets) for p in self.predictions(index)), torch.zeros(()))
+
+    def output_layers(self) -> list[torch.nn.Linear]:
+        """The final Linear layer of each value / Q / critic network."""
+        if self.kind == "on_policy":
+            return [self.model.policy.value_net]  # type: ignore[list-item]
+        nets = [self.model.q_net.q_net] if self.kind == "q_network" else list(self.model.critic.q_networks)  # type: ignore[attr-defined]
+        return [[m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1] for net in nets]
+
+    @torch.no_grad()
+    def shift(self, targets: torch.Tensor) -> None:
+        """Move each output bias by the mean gap to the targets: the level changes, the greedy actions do not.
+
+        A distilled Q-network's values sit at the scale of τ·logits, far from returns of ~100; fitting that gap
+        by gradient steps alone would move the distilled action preferences with it.
+        """
+        everything = torch.arange(len(targets))
+        predictions = self.predictions(everything)
+        for layer, prediction in zip(self.output_layers(), predictions, strict=True):
+            layer.bias.add_(float((targets - prediction).mean()))
+
+    def predictions(self, index: torch.Tensor) -> list[torch.Tensor]:
+        """The critic's estimates for the roll-out's (state, action) pairs at `index` (one per critic network)."""
+        policy: Any = self.model.policy
+        obs = self.obs[index]
+        if self.kind == "on_policy":
+            return [policy.predict_values(obs).squeeze(-1)]
+        if self.kind == "q_network":
+            return [self.model.q_net(obs).gather(1, self.actions[index]).squeeze(1)]  # type: ignore[attr-defined]
+        return [q.squeeze(-1) for q in self.model.critic(obs, self.actions[index])]  # type: ignore[attr-defined]
+
+    def sync_targets(self) -> None:
+        """Target networks start equal to the warmed-up online networks."""
+        for online, target in (("q_net", "q_net_target"), ("critic", "critic_target")):
+            if hasattr(self.model, online) and hasattr(self.model, target):
+                getattr(self.model, target).load_state_dict(getattr(self.model, online).state_dict())
+
+
+def _keep_in_replay(model: BaseAlgorithm, roll: Rollout) -> int:
+    """Add a single-env roll-out's transitions to the student's replay buffer; the number added."""
+    buffer = getattr(model, "replay_buffer", None)
+    if buffer is None or buffer.n_envs != 1 or getattr(buffer, "optimize_memory_usage", False):
+        return 0  # several envs' rows or a next-obs-sharing buffer cannot take one roll-out's order
+    data = roll.transitions
+    _, ended = _episode_flags(roll)
+    actions = np.asarray(data.actions).reshape(len(data), -1)
+    if isinstance(model.action_space, gym.spaces.Box):
+        actions = model.policy.scale_action(actions.astype(np.float32))  # type: ignore[attr-defined]
+    for t in range(len(data)):
+        done = bool(ended[t])
+        truncated = done and not bool(data.terminated[t])
+        buffer.add(
+            data.obs[t][None],
+            data.next_obs[t][None],
+            actions[t][None],
+            np.asarray([data.rewards[t]]),
+            np.asarray([done]),
+            [{"TimeLimit.truncated": truncated}],
+        )
+    return len(data)
