@@ -28,11 +28,12 @@ OFF_POLICY = {"learning_starts": 100, "batch_size": 32, "buffer_size": 5000}
 
 def _setup(algo: str) -> tuple[str, str, dict[str, object], int]:
     """(env, teacher, hyperparams, steps) of a tiny run for each algorithm."""
+    # budgets include the transfer's own env steps (probes, demonstrations, DAgger), now on the student's clock
     if algo in ("sac", "td3"):
-        return "rltransfer/Pendulum-v0", "tiny-sac", dict(OFF_POLICY), 300
+        return "rltransfer/Pendulum-v0", "tiny-sac", dict(OFF_POLICY), 1300
     if algo == "dqn":
-        return "CartPole-v1", "tiny-ppo", {**OFF_POLICY, "train_freq": 16, "gradient_steps": 8}, 600
-    return "CartPole-v1", "tiny-ppo", {"n_steps": 64} if algo == "ppo" else {"n_steps": 16}, 600
+        return "CartPole-v1", "tiny-ppo", {**OFF_POLICY, "train_freq": 16, "gradient_steps": 8}, 900
+    return "CartPole-v1", "tiny-ppo", {"n_steps": 64} if algo == "ppo" else {"n_steps": 16}, 900
 
 
 def _events(run: Path) -> set[str]:
@@ -126,11 +127,12 @@ def test_off_policy_schedules_start_at_learning_starts(method: str, tiny_zoo: Pa
     """A decay that began at step 0 would be over before SAC's first gradient step at learning_starts."""
     hyperparams = {**OFF_POLICY, "learning_starts": 300}
     runs = {}
+    total = 2000
     for name in ("scratch", method):
         config = TrainConfig(
             env_id="rltransfer/Pendulum-v0",
             algo="sac",
-            total_timesteps=600,
+            total_timesteps=total,
             method=name,
             teacher=None if name == "scratch" else "tiny-sac",
             zoo=str(tiny_zoo),
@@ -141,9 +143,14 @@ def test_off_policy_schedules_start_at_learning_starts(method: str, tiny_zoo: Pa
         )
         train_student(config, tmp_path / name)
         runs[name] = load_teacher(tmp_path / name / "student")
-    weights = {int(row["step"]): float(row["weight"]) for row in _decisions(tmp_path / method)}  # type: ignore[arg-type]
-    assert weights[300] == 1.0, "the schedule starts at the first gradient step"
-    assert 0.0 < weights[400] < 1.0 and weights[600] == 0.0, "and decays over decay_fraction of the learning phase"
+    rows = _decisions(tmp_path / method)
+    weights = {int(row["step"]): float(row["weight"]) for row in rows}  # type: ignore[arg-type]
+    # the transfer's own steps (probes, demonstrations) come first on the clock; then 300 of the student's own
+    start = int(rows[0]["extra_env_steps"]) + 300  # type: ignore[call-overload]
+    end = start + 0.5 * (total - start)
+    assert weights[start] == 1.0, "the schedule starts at the first gradient step"
+    assert 0.0 < weights[start + 100] < 1.0, "and decays"
+    assert all(w == 0.0 for step, w in weights.items() if step >= end), "over decay_fraction of the learning phase"
     scratch, transferred = (dict(runs[n].policy.actor.named_parameters()) for n in ("scratch", method))
     assert any(not torch.equal(scratch[k], transferred[k]) for k in scratch), "the transfer changed the student"
 
@@ -252,18 +259,19 @@ def test_teacher_initialised_sac_acts_during_warmup(warmup: bool, tmp_path: Path
     config = TrainConfig(
         env_id="rltransfer/Pendulum-v0",
         algo="sac",
-        total_timesteps=400,
+        total_timesteps=1200,  # 800 probe steps (teacher and random, 2 episodes each) on the clock, then 2 episodes
         method="representation",
         teacher="pendulum-sac",  # the shipped teacher of this very task: about -150 per episode
         seed=0,
         hyperparams={"learning_starts": 400, "batch_size": 32},
-        transfer={**FAST, "warmup_with_student": warmup},
+        # the weight copy alone (distil-initialise would make the student act whatever warmup_with_student says)
+        transfer={**FAST, "warmup_with_student": warmup, "distil_init": False},
     )
     train_student(config, tmp_path / "run")
     first = [float(line.split(",")[1]) for line in (tmp_path / "run" / "episodes.csv").read_text().splitlines()[1:]]
     assert len(first) == 2
     if warmup:
-        assert max(first) > -400 and "acts during the warm-up" in str(_decisions(tmp_path / "run")[0]["reason"])
+        assert max(first) > -400 and "acts from the first step" in str(_decisions(tmp_path / "run")[0]["reason"])
     else:
         assert max(first) < -600, "uniformly random torques swing far from upright"
 
