@@ -361,7 +361,9 @@ class TransferController(BaseCallback):
         if self.mode == Mode.REPRESENTATION:
             losses = self._recent("distill", patience + 1)
             stalled = bool(losses) and min(losses[1:]) >= 0.95 * losses[0]
-            if stalled and agreement_value < config.agreement_target and Mode.INSTANCE not in self.tried:
+            # a distilled student's loss is flat from the start: switch only when its return is not rising either
+            rising = bool(returns) and returns[-1] > returns[0]
+            if stalled and not rising and agreement_value < config.agreement_target and Mode.INSTANCE not in self.tried:
                 return Mode.INSTANCE, (
                     f"distillation stalled (loss {losses[0]:.3g} → {losses[-1]:.3g} over {patience} windows), "
                     f"agreement {agreement_value:.2f} < {config.agreement_target}; teacher's return "
