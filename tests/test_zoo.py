@@ -10,6 +10,7 @@ import torch
 
 from rltransfer.errors import CardFormatError, ChecksumError, ForeignFileError, RecipeError, UnknownTeacherError
 from rltransfer.policies import hidden_features
+from rltransfer.training import TrainConfig, train_student
 from rltransfer.zoo import list_cards, load_teacher, verify_zoo
 from rltransfer.zoo.recipes import load_recipe
 
@@ -130,3 +131,22 @@ def test_shipped_recipes_parse() -> None:
     assert len(recipes) >= 8
     algos = {load_recipe(path).algo for path in recipes}
     assert {"ppo", "dqn", "sac"} <= algos
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_a_gsde_student_loads_as_a_teacher(algo: str, tmp_path: Path) -> None:
+    """SB3 passes use_sde beside policy_kwargs: the card must carry it, or the gSDE log_std cannot be loaded."""
+    extra = {"n_steps": 64, "batch_size": 32} if algo == "ppo" else {"learning_starts": 100, "batch_size": 32}
+    config = TrainConfig(
+        env_id="rltransfer/Pendulum-v0",
+        algo=algo,
+        total_timesteps=300,
+        seed=0,
+        n_envs=1,
+        hyperparams={"use_sde": True, **extra},
+    )
+    train_student(config, tmp_path / "run", progress_bar=False)
+    teacher = load_teacher(tmp_path / "run" / "student")
+    assert teacher.card.policy_kwargs["use_sde"] is True
+    obs = torch.zeros(1, 3)
+    assert torch.isfinite(hidden_features(teacher.policy, obs)[1]).all()

@@ -91,7 +91,7 @@ def publish_teacher(
         env_kwargs=entry.env_kwargs,
         family=entry.family or env_family(entry.env_id),
         algo=entry.algo,
-        policy_kwargs=entry.policy_kwargs,
+        policy_kwargs=_with_sde(policy, entry.policy_kwargs),
         observation_space=SpaceSignature.of(policy.observation_space),
         action_space=SpaceSignature.of(policy.action_space),
         n_timesteps=entry.n_timesteps,
@@ -102,3 +102,15 @@ def publish_teacher(
     )
     data = sample_transitions(env, act, steps=transitions, seed=transitions_seed) if transitions else None
     return save_teacher(policy, card, out_dir, transitions=data, overwrite=overwrite)
+
+
+def _with_sde(policy: BasePolicy, policy_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The card's policy kwargs, with `use_sde` when the policy was built with gSDE.
+
+    SB3 passes use_sde to the policy beside policy_kwargs, not in them; without it on the card the loader
+    builds a plain Gaussian whose log_std ([action_dim]) cannot take the gSDE one ([latent, action_dim]).
+    """
+    actor = getattr(policy, "actor", policy)
+    if getattr(policy, "use_sde", False) or getattr(actor, "use_sde", False):
+        return {**policy_kwargs, "use_sde": True}
+    return dict(policy_kwargs)
