@@ -99,9 +99,9 @@ def check_signature(signature: SpaceSignature, *, where: str, role: str) -> None
     else:
         size = math.prod(signature.shape)
         bounds = np.asarray([*signature.low, *signature.high], dtype=np.float64)
-        try:
-            numeric = np.issubdtype(np.dtype(signature.dtype), np.number)
-        except TypeError:
+        try:  # a dtype must be a name: np.dtype also takes dicts and lists (structured types) and raises ValueError
+            numeric = isinstance(signature.dtype, str) and np.issubdtype(np.dtype(signature.dtype), np.number)
+        except (TypeError, ValueError):
             numeric = False
         if len(signature.shape) > 32 or any(dim < 1 for dim in signature.shape):
             problem = f"shape {signature.shape} is not a list of positive sizes"
