@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -275,11 +275,14 @@ def threshold_steps_fraction(
     b = np.asarray(scratch, dtype=np.float64)
     if a.size == 0 or b.size == 0 or not (np.isfinite(a).any() or np.isfinite(b).any()):
         return Estimate(mean=math.nan, low=math.nan, high=math.nan, iqm=math.nan, n=int(a.size))
-    a = np.where(np.isfinite(a), a, float(budget))
-    b = np.where(np.isfinite(b), b, float(budget))
-    low, high = _bootstrap((a, b), _fraction, confidence=confidence, n_resamples=n_resamples)
-    reached = int(np.isfinite(np.asarray(transfer, dtype=np.float64)).sum())
-    return Estimate(mean=float(_fraction(a, b)), low=low, high=high, iqm=math.nan, n=int(a.size), reached=reached)
+    censored = compare_to_scratch(
+        np.where(np.isfinite(a), a, float(budget)),
+        np.where(np.isfinite(b), b, float(budget)),
+        kind="fraction",
+        confidence=confidence,
+        n_resamples=n_resamples,
+    )
+    return replace(censored, reached=int(np.isfinite(a).sum()))
 
 
 def _difference(transfer: np.ndarray, scratch: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -303,19 +306,20 @@ def compare_to_scratch(
     """A two-sample statistic of a method against scratch, with an independent two-sample bootstrap CI.
 
     kind="difference": mean(transfer) − mean(scratch) (jumpstart, from initial performances);
-    kind="ratio": (mean(transfer) − mean(scratch)) / |mean(scratch)| (transfer ratio, from AUCs).
+    kind="ratio": (mean(transfer) − mean(scratch)) / |mean(scratch)| (transfer ratio, from AUCs);
+    kind="fraction": mean(transfer) / mean(scratch) (steps to threshold, see threshold_steps_fraction).
     Seeds are not paired: each sample is resampled on its own.
     """
-    statistics = {"difference": _difference, "ratio": _ratio}
+    statistics = {"difference": _difference, "ratio": _ratio, "fraction": _fraction}
     if kind not in statistics:
-        raise ConfigError(f'unknown comparison "{kind}"', fix="use kind='difference' or kind='ratio'")
+        raise ConfigError(f'unknown comparison "{kind}"', fix="use kind='difference', 'ratio' or 'fraction'")
     a = np.asarray(transfer, dtype=np.float64)
     b = np.asarray(scratch, dtype=np.float64)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     if a.size == 0 or b.size == 0:
         return Estimate(mean=math.nan, low=math.nan, high=math.nan, iqm=math.nan, n=int(a.size))
     point = float(statistics[kind](a, b))
-    if kind == "ratio" and not math.isfinite(point):
+    if kind != "difference" and not math.isfinite(point):
         return Estimate(mean=math.nan, low=math.nan, high=math.nan, iqm=math.nan, n=int(a.size))
     low, high = _bootstrap((a, b), statistics[kind], confidence=confidence, n_resamples=n_resamples)
     return Estimate(mean=point, low=low, high=high, iqm=math.nan, n=int(a.size))

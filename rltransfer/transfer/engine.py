@@ -217,16 +217,13 @@ class TransferEngine:
         buffer = getattr(model, "replay_buffer", None)
         return self.step_seconds + float(getattr(buffer, "mix_seconds", 0.0))
 
-    def acting_parameters(self, model: BaseAlgorithm) -> list[torch.nn.Parameter]:
-        """Parameters that decide the student's actions (SAC/TD3: the actor; else the whole policy)."""
-        return self._parameters(model)
-
     def _optimizer(self, model: BaseAlgorithm) -> torch.optim.Optimizer:
         if self.kind == "actor":
             return model.actor.optimizer  # type: ignore[attr-defined,no-any-return]
         return model.policy.optimizer
 
-    def _parameters(self, model: BaseAlgorithm) -> list[torch.nn.Parameter]:
+    def acting_parameters(self, model: BaseAlgorithm) -> list[torch.nn.Parameter]:
+        """Parameters that decide the student's actions (SAC/TD3: the actor; else the whole policy)."""
         module = model.actor if self.kind == "actor" else model.policy  # type: ignore[attr-defined]
         return list(module.parameters())
 
@@ -237,7 +234,7 @@ class TransferEngine:
             self.matcher_optimizer.zero_grad()
         loss.backward()
         max_norm = float(getattr(model, "max_grad_norm", 10.0) or 10.0)
-        torch.nn.utils.clip_grad_norm_(self._parameters(model), max_norm)
+        torch.nn.utils.clip_grad_norm_(self.acting_parameters(model), max_norm)
         optimizer.step()
         if with_matcher and self.matcher_optimizer is not None:
             self.matcher_optimizer.step()

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from rltransfer import rollouts
 from rltransfer.dagger import RoundStats, dagger
-from rltransfer.rollouts import ActFn, Rollout
+from rltransfer.rollouts import ActFn, Rollout, policy_act
 from rltransfer.transfer.engine import TransferEngine
 from rltransfer.transfer.losses import margin_loss, policy_distillation_loss, student_output
 from rltransfer.transfer.teacher import TeacherOutput
@@ -140,14 +140,15 @@ def _student_act(model: BaseAlgorithm, kind: str, seed: int) -> ActFn:
     the action.
     """
     if kind != "actor":
-        return lambda obs: model.predict(obs, deterministic=False)[0]
+        return policy_act(model, deterministic=False)
     space = model.action_space
     assert isinstance(space, gym.spaces.Box)
     rng = np.random.default_rng(seed)
     half = (space.high - space.low) / 2.0
+    actor_mean = policy_act(model, deterministic=True)
 
     def act(obs: np.ndarray) -> np.ndarray:
-        mean = model.predict(obs, deterministic=True)[0]
+        mean = actor_mean(obs)
         return np.clip(mean + ACTOR_NOISE * half * rng.standard_normal(mean.shape), space.low, space.high)
 
     return act
