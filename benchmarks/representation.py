@@ -6,7 +6,9 @@ For each teacher of the matrix, `rltransfer compare` trains the default PPO stud
 observations are permuted and rescaled (the teacher reaches it only through a mapping found by selection),
 with `representation` (distil-initialise, critic warm-up, decaying distillation term) and `kickstart`
 (the distillation term alone, Schmitt et al. 2018) against scratch. Every env step a method spends
-(probes, mapping search, DAgger rounds) is on its curve. Writes results/representation.md whole.
+(probes, mapping search, DAgger rounds) is on its curve. Then ablations of `representation` (no critic
+warm-up, output-only matching, no decaying term), the continuous pairs on a Pendulum with lunar gravity, and
+the wall time per env step against plain SB3. Writes results/representation.md whole.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rltransfer import metrics
+from rltransfer.benchmarks.overhead import measure_overhead
 from rltransfer.experiments.provenance import machine_description, now_utc
 
 TARGET = "rltransfer/CartPole-Permuted-v0"
@@ -34,12 +38,34 @@ TEACHERS = (
 )
 METHODS = ("representation", "kickstart")
 CONTINUOUS_TARGET = "rltransfer/Pendulum-Moon-v0"
-CONTINUOUS = (("pendulum-sac", "SAC [64, 64]", "ppo"), ("pendulum-td3", "TD3 [64, 64]", "sac"))
+CONTINUOUS = (
+    ("pendulum-sac", "SAC [64, 64]", "ppo"),
+    ("pendulum-td3", "TD3 [64, 64]", "sac"),
+    ("pendulum-ppo", "PPO (gSDE) [64, 64]", "sac"),
+)
 """Teacher, label and student algorithm on a Pendulum with lunar gravity (no spec threshold: transfer ratio)."""
+ABLATION_TEACHER = "cartpole-ppo-small"
+ABLATIONS = (
+    ("no-critic-warmup", {"critic_warmup": False}, "distil-initialise without the critic warm-up"),
+    ("output-only", {"hidden_matching": False}, "output-only matching (no hidden layers)"),
+    ("no-decaying-term", {"weight": 0.0}, "without the decaying distillation term (λ0 = 0 after distil-initialise)"),
+)
+"""Folder name, transfer options and label of each ablation of `representation` (teacher ABLATION_TEACHER)."""
+TABLE_HEADER = (
+    "| teacher | method | steps to threshold / scratch [95% CI] | seeds reached | jumpstart | transfer ratio |"
+)
 
 
 def _compare(
-    out: Path, teacher: str | None, methods: str, seeds: int, steps: int, *, env: str = TARGET, algo: str = "ppo"
+    out: Path,
+    teacher: str | None,
+    methods: str,
+    seeds: int,
+    steps: int,
+    *,
+    env: str = TARGET,
+    algo: str = "ppo",
+    transfer: dict | None = None,
 ) -> dict:
     command = [
         sys.executable, "-m", "rltransfer.cli", "compare", "--env", env, "--methods", methods, "--algo", algo,
@@ -50,6 +76,8 @@ def _compare(
         command += ["--threshold", str(THRESHOLD)]
     if teacher is not None:
         command += ["--teacher", teacher]
+    if transfer:
+        command += ["--transfer", json.dumps(transfer)]
     subprocess.run(command, check=True)
     return json.loads((out / "summary.json").read_text())["envs"][0]["methods"]
 
@@ -60,53 +88,87 @@ def _cell(estimate: metrics.Estimate, digits: int = 2) -> str:
     return f"{estimate.mean:.{digits}f} [{estimate.low:.{digits}f}, {estimate.high:.{digits}f}]"
 
 
+def _seed_scratch(out: Path, source: Path) -> None:
+    """The same scratch runs serve every teacher and ablation of a target (compare skips finished runs)."""
+    if not (out / "runs").exists():
+        shutil.copytree(source / "runs", out / "runs", ignore=shutil.ignore_patterns("representation", "kickstart"))
+
+
+def _row(label: str, method: str, summary: dict, scratch: dict, steps: int) -> tuple[str, float]:
+    """A table row of one method against scratch, and its steps-to-threshold fraction."""
+    per_seed, estimates = summary["per_seed"], summary["estimates"]
+    fraction = metrics.threshold_steps_fraction(
+        [math.nan if v is None else v for v in per_seed["time_to_threshold"]],
+        [math.nan if v is None else v for v in scratch["time_to_threshold"]],
+        budget=steps,
+    )
+    reached = f"{fraction.reached}/{fraction.n}" if fraction.reached is not None else "0"
+    jump, ratio = _fmt(estimates["jumpstart"], 0), _fmt(estimates["transfer_ratio"], 2)
+    return f"| {label} | {method} | {_cell(fraction)} | {reached} | {jump} | {ratio} |", fraction.mean
+
+
+def _matrix(root: Path, scratch: dict, args: argparse.Namespace) -> tuple[list[str], list[float]]:
+    rows, fractions = [], []
+    for teacher, label in TEACHERS:
+        _seed_scratch(root / teacher, root / "scratch")
+        methods = _compare(root / teacher, teacher, ",".join(("scratch", *METHODS)), args.seeds, args.steps)
+        for method in METHODS:
+            row, fraction = _row(label, method, methods[method], scratch, args.steps)
+            rows.append(row)
+            if method == "representation":
+                fractions.append(fraction)
+    return rows, fractions
+
+
+def _ablations(root: Path, scratch: dict, args: argparse.Namespace) -> list[str]:
+    rows = []
+    for name, options, label in ABLATIONS:
+        out = root / f"{ABLATION_TEACHER}-{name}"
+        _seed_scratch(out, root / "scratch")
+        methods = _compare(out, ABLATION_TEACHER, "scratch,representation", args.seeds, args.steps, transfer=options)
+        rows.append(_row(f"{label}: `{json.dumps(options)}`", "representation", methods["representation"], scratch,
+                         args.steps)[0])  # fmt: skip
+    return rows
+
+
+def _continuous(root: Path, args: argparse.Namespace) -> list[str]:
+    rows: list[str] = []
+    first: dict[str, Path] = {}
+    for teacher, label, algo in CONTINUOUS:
+        out = root / f"{teacher}-{algo}"
+        if algo in first:
+            _seed_scratch(out, first[algo])
+        first.setdefault(algo, out)
+        methods = _compare(
+            out, teacher, "scratch,representation", args.seeds, args.continuous_steps, env=CONTINUOUS_TARGET, algo=algo
+        )
+        estimates = methods["representation"]["estimates"]
+        rows.append(
+            f"| {label} | {algo.upper()} [64, 64] | {_fmt(estimates['jumpstart'], 0)} | "
+            f"{_fmt(estimates['transfer_ratio'], 2)} |"
+        )
+    return rows
+
+
 def main() -> None:
-    """Run the matrix and write results/representation.md."""
+    """Run the matrix, the ablations, the continuous pairs and the overhead timing; write results/representation.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--out", default="runs/representation")
     parser.add_argument("--continuous-steps", type=int, default=10_000)
+    parser.add_argument("--overhead-repeats", type=int, default=3)
     args = parser.parse_args()
+    started = time.time()
     root = Path(args.out)
-    scratch_dir = root / "scratch"
-    scratch = _compare(scratch_dir, None, "scratch", args.seeds, args.steps)["scratch"]["per_seed"]
-    rows, fractions = [], []
-    for teacher, label in TEACHERS:
-        out = root / teacher
-        if not (out / "runs").exists():  # the same scratch runs serve every teacher (compare skips finished runs)
-            shutil.copytree(scratch_dir / "runs", out / "runs")
-        methods = _compare(out, teacher, ",".join(("scratch", *METHODS)), args.seeds, args.steps)
-        for method in METHODS:
-            per_seed = methods[method]["per_seed"]
-            estimates = methods[method]["estimates"]
-            fraction = metrics.threshold_steps_fraction(
-                [math.nan if v is None else v for v in per_seed["time_to_threshold"]],
-                [math.nan if v is None else v for v in scratch["time_to_threshold"]],
-                budget=args.steps,
-            )
-            if method == "representation":
-                fractions.append(fraction.mean)
-            reached = f"{fraction.reached}/{fraction.n}" if fraction.reached is not None else "0"
-            jump = estimates["jumpstart"]
-            ratio = estimates["transfer_ratio"]
-            rows.append(f"| {label} | {method} | {_cell(fraction)} | {reached} | {_fmt(jump, 0)} | {_fmt(ratio, 2)} |")
-    continuous = []
-    for teacher, label, algo in CONTINUOUS:
-        methods = _compare(
-            root / f"{teacher}-{algo}",
-            teacher,
-            "scratch,representation",
-            args.seeds,
-            args.continuous_steps,
-            env=CONTINUOUS_TARGET,
-            algo=algo,
-        )
-        estimates = methods["representation"]["estimates"]
-        continuous.append(
-            f"| {label} | {algo.upper()} [64, 64] | {_fmt(estimates['jumpstart'], 0)} | "
-            f"{_fmt(estimates['transfer_ratio'], 2)} |"
-        )
+    scratch = _compare(root / "scratch", None, "scratch", args.seeds, args.steps)["scratch"]["per_seed"]
+    rows, fractions = _matrix(root, scratch, args)
+    ablations = _ablations(root, scratch, args)
+    continuous = _continuous(root, args)
+    overhead = measure_overhead(
+        root / "overhead", repeats=args.overhead_repeats, zoo="agents", started=started,
+        modes=("representation (always on)",),
+    )  # fmt: skip
     finite = [f for f in fractions if math.isfinite(f)]
     median = sorted(finite)[len(finite) // 2] if finite else math.nan
     scratch_ttt = metrics.aggregate_time_to_threshold(
@@ -117,7 +179,8 @@ def main() -> None:
         "",
         f"Command: `{shlex.join(['python', '-m', 'benchmarks.representation', *sys.argv[1:]])}`  ",
         f"Machine: {machine_description()}  ",
-        f"Date: {now_utc()}; seeds 0–{args.seeds - 1}; {args.steps:,} env steps per run.",
+        f"Date: {now_utc()}; seeds 0–{args.seeds - 1}; {args.steps:,} env steps per run; "
+        f"{(time.time() - started) / 60:.0f} min (runs already finished in --out are reused).",
         "",
         f"Target `{TARGET}` (observations permuted and rescaled; every teacher reaches it through the mapping",
         "that selection finds), default PPO student ([64, 64], RL Zoo CartPole hyperparameters, 8 envs),",
@@ -128,7 +191,7 @@ def main() -> None:
         "(rltransfer.metrics.threshold_steps_fraction; seeds that never reached it count as the budget).",
         f"Scratch: {_cell(scratch_ttt, 0)} steps to threshold ({scratch_ttt.reached}/{scratch_ttt.n} seeds reached).",
         "",
-        "| teacher | method | steps to threshold / scratch [95% CI] | seeds reached | jumpstart | transfer ratio |",
+        TABLE_HEADER,
         "|---|---|---|---|---|---|",
         *rows,
         "",
@@ -137,6 +200,16 @@ def main() -> None:
         "The floor: with 8 envs a perfect CartPole student finishes 8 episodes of 500 steps per 4,000 env steps,",
         f"so a {metrics.DEFAULT_WINDOW}-episode window cannot close before about 8,000 of its own steps plus the",
         "transfer's steps, whatever the start: a fraction near 8,000 / scratch's steps is that floor, not the method.",
+        "",
+        "## Ablations",
+        "",
+        f"`representation` with the teacher `{ABLATION_TEACHER}` (PPO [32, 32]) and one part switched off",
+        "(`compare --transfer`), on the same target, seeds and scratch runs as above.",
+        "",
+        TABLE_HEADER.replace("| teacher |", "| ablation |"),
+        "|---|---|---|---|---|---|",
+        *[r for r in rows if r.startswith("| PPO [32, 32] | representation")],
+        *ablations,
         "",
         "## Continuous control",
         "",
@@ -147,6 +220,8 @@ def main() -> None:
         "| teacher | student | jumpstart | transfer ratio |",
         "|---|---|---|---|",
         *continuous,
+        "",
+        *overhead,
         "",
     ]
     path = Path("results/representation.md")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import pytest
 
 from rltransfer import metrics
 from rltransfer.cli import main
+from rltransfer.errors import OutputError
 from rltransfer.experiments import GridSpec, render_report, run_grid
 from rltransfer.training import is_finished, read_episodes
 
@@ -111,6 +113,18 @@ def test_grid_refuses_runs_of_another_configuration(local_grid: tuple[GridSpec, 
     assert code == 2 and len(err) == 1 and "another configuration" in err[0] and "total_timesteps" in err[0]
 
 
+def test_transfer_options_reach_the_teacher_methods_and_are_part_of_a_runs_identity(
+    local_grid: tuple[GridSpec, Path],
+) -> None:
+    spec, out = local_grid
+    ablation = dataclasses.replace(spec, transfer={"weight": 0.5})
+    options = {run.config.method: run.config.transfer_options() for run in ablation.runs(out)}
+    assert options == {"scratch": {}, "finetune": {"weight": 0.5}}
+    assert GridSpec.from_dict(ablation.to_dict()) == ablation
+    with pytest.raises(OutputError, match=r"finetune/seed0 holds a finished run of another configuration \(transfer"):
+        run_grid(ablation, out, workers=1, progress=False)
+
+
 def test_report_rerenders(local_grid: tuple[GridSpec, Path], capsys) -> None:
     _, out = local_grid
     before = (out / "summary.md").read_text()
@@ -138,6 +152,8 @@ def test_report_of_an_empty_folder_is_one_line(tmp_path: Path, capsys) -> None:
         (["--env", "CartPole-v1", "--methods", "scratch", "--backend", "dask"], "unknown backend"),
         (["--env", "CartPole-v1", "--methods", "scratch", "--workers", "0"], "--workers must be positive"),
         (["--env", "CartPole-v1", "--methods", "finetune", "--teacher", "nobody"], "unknown teacher"),
+        (["--env", "CartPole-v1", "--methods", "scratch", "--transfer", '{"critic_warmpu": false}'], "critic_warmup"),
+        (["--env", "CartPole-v1", "--methods", "scratch", "--transfer", "[1]"], "must be a JSON object"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys, args: list[str], expected: str) -> None:

@@ -98,10 +98,28 @@ PAIRS = [
     ("pendulum-sac", "ppo", "rltransfer/Pendulum-Moon-v0", 0.8),  # squashed actor → Gaussian mean
     ("pendulum-td3", "sac", "rltransfer/Pendulum-Moon-v0", 0.8),
     ("pendulum-sac", "td3", "rltransfer/Pendulum-Moon-v0", 0.8),
+    ("pendulum-ppo", "sac", "rltransfer/Pendulum-Moon-v0", 0.8),  # Gaussian (gSDE) mean → squashed actor
+    ("pendulum-ppo", "td3", "rltransfer/Pendulum-Moon-v0", 0.8),
 ]
 
 
-@pytest.mark.parametrize(("teacher", "algo", "env_id", "level"), PAIRS, ids=[f"{t}->{a}" for t, a, _, _ in PAIRS])
+KNOWN_FAILURES = {("pendulum-ppo", "sac"), ("pendulum-ppo", "td3")}
+"""Pairs whose agreement rises but does not survive the first RL updates yet (issue 11 stays open on them): the
+PPO teacher's actions are near 0 on most of its states, where the distilled tanh actor is most sensitive, and the
+critic has only seen the distilled actions; agreement 0.99 → 0.85 within 300 update steps, returns collapse."""
+PARAMS = [
+    pytest.param(
+        *pair,
+        id=f"{pair[0]}->{pair[1]}",
+        marks=pytest.mark.xfail(strict=True, reason="issue 11: not kept by RL updates yet")
+        if pair[:2] in KNOWN_FAILURES
+        else (),
+    )
+    for pair in PAIRS
+]
+
+
+@pytest.mark.parametrize(("teacher", "algo", "env_id", "level"), PARAMS)
 def test_agreement_rises_in_distil_init_and_survives_rl_updates(
     teacher: str, algo: str, env_id: str, level: float
 ) -> None:

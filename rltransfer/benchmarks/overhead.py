@@ -23,12 +23,18 @@ OVERHEAD_MODES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def measure_overhead(work: Path, *, repeats: int, zoo: str | None, started: float) -> list[str]:
-    """Wall time per env step with transfer kept on all run vs plain SB3, repeats interleaved (markdown lines)."""
+def measure_overhead(
+    work: Path, *, repeats: int, zoo: str | None, started: float, modes: tuple[str, ...] = tuple(OVERHEAD_MODES)
+) -> list[str]:
+    """Wall time per env step with transfer kept on all run vs plain SB3, repeats interleaved (markdown lines).
+
+    `modes` are keys of OVERHEAD_MODES ("plain SB3" is always measured: it is the reference).
+    """
+    chosen = {label: OVERHEAD_MODES[label] for label in OVERHEAD_MODES if label == "plain SB3" or label in modes}
     timings: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for repeat in range(repeats):
         for algo, env_id, teacher, steps in OVERHEAD_CASES:
-            for label, (method, transfer) in OVERHEAD_MODES.items():
+            for label, (method, transfer) in chosen.items():
                 run = work / f"{algo}-{method}-r{repeat}"
                 if not is_finished(run):
                     print(f"[{time.time() - started:6.0f}s] overhead {algo} {label} repeat {repeat}", flush=True)
@@ -40,9 +46,8 @@ def measure_overhead(work: Path, *, repeats: int, zoo: str | None, started: floa
                 result = json.loads((run / "result.json").read_text())
                 loop = result["learn_seconds"] - result.get("transfer_setup_seconds", 0.0)
                 in_process = loop / max(loop - result.get("transfer_step_seconds", 0.0), 1e-9)
-                timings.setdefault((algo, label), []).append(
-                    (result["learn_seconds"] / steps, loop / steps, in_process)
-                )
+                own = steps - result.get("transfer_env_steps", 0)  # the loop acts for the student's own steps only
+                timings.setdefault((algo, label), []).append((result["learn_seconds"] / steps, loop / own, in_process))
     lines = [
         "## Overhead: wall time per env step with transfer on vs plain SB3",
         "",
@@ -50,7 +55,8 @@ def measure_overhead(work: Path, *, repeats: int, zoo: str | None, started: floa
         "representation, instance, next algorithm, …) to spread the shared machine's load; the table gives the "
         "median. Transfer is kept on for the whole run (representation: constant weight, no weight copy, so the "
         "distillation and layer-matching step runs after every update; instance: replay mixing / DAPG / DQfD "
-        "margin never annealed to 0). 'loop' excludes the one-time setup (probes and demonstration collection). "
+        "margin never annealed to 0). 'loop' excludes the one-time setup (probes, demonstration collection, "
+        "distil-initialise) and is per env step of the student's own (the setup's env steps are on its clock). "
         "The last column is measured inside each transfer run (robust to the machine's load): loop time divided "
         "by loop time minus the time spent in transfer code (extra gradient steps with the teacher's forward "
         "passes, controller windows, teacher-row sampling and concatenation in the replay buffer). "
@@ -62,7 +68,7 @@ def measure_overhead(work: Path, *, repeats: int, zoo: str | None, started: floa
     ]
     for algo, env_id, _teacher, steps in OVERHEAD_CASES:
         base_total, base_loop, _ = (float(np.median(v)) for v in zip(*timings[(algo, "plain SB3")], strict=True))
-        for label in OVERHEAD_MODES:
+        for label in chosen:
             total, loop, in_process = (float(np.median(v)) for v in zip(*timings[(algo, label)], strict=True))
             lines.append(
                 f"| {algo} ({env_id.split('/')[-1]}, {steps}) | {label} | {1000 * total:.3f} | {1000 * loop:.3f} | "

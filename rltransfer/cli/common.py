@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,3 +89,16 @@ def check_threshold(value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):
         raise ConfigError(f"--threshold must be a finite number, got {value}", fix="pass --threshold X, e.g. 475")
     return value
+
+
+def parse_transfer_options(text: str | None) -> dict[str, Any]:
+    """The JSON object of `--transfer` (transfer options overriding the method's defaults); {} when not given."""
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--transfer is not valid JSON ({exc.msg})", fix="write e.g. '{\"weight\": 0.5}'") from exc
+    if not isinstance(data, dict):
+        raise ConfigError("--transfer must be a JSON object", fix='write {"option": value}')
+    return data

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from rltransfer.cli.common import add_env_args, add_zoo_arg
+from rltransfer.cli.common import add_env_args, add_zoo_arg, parse_transfer_options
 from rltransfer.errors import ConfigError
 from rltransfer.experiments import GridSpec, parse_list, run_grid
 from rltransfer.experiments.provenance import command_line
@@ -54,6 +54,13 @@ def register(subparsers: Any) -> None:
         metavar="YAML",
         help="n_envs, policy_kwargs and algorithm hyperparameters overriding those of record (as in `train`)",
     )
+    parser.add_argument(
+        "--transfer",
+        default=None,
+        metavar="JSON",
+        help="transfer options for every method that uses the teacher, as in `train` (e.g. an ablation: "
+        "'{\"critic_warmup\": false}')",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_zoo_arg(parser)
     parser.set_defaults(handler=_compare)
@@ -77,6 +84,7 @@ def _compare(args: argparse.Namespace) -> int:
         n_envs=int(n_envs) if n_envs is not None else None,
         hyperparams=dict(overrides.get("hyperparams", {})),
         policy_kwargs=dict(overrides.get("policy_kwargs") or {}),
+        transfer=parse_transfer_options(args.transfer),
     )
     report = run_grid(
         spec,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from rltransfer.cli.common import add_env_args, add_zoo_arg
+from rltransfer.cli.common import add_env_args, add_zoo_arg, parse_transfer_options
 from rltransfer.errors import ConfigError, OutputError
 from rltransfer.experiments.provenance import command_line
 from rltransfer.make import check_env_id, parse_env_kwargs
@@ -85,18 +84,6 @@ def _method(args: argparse.Namespace) -> str:
     return "auto" if args.teacher else "scratch"
 
 
-def _transfer_options(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--transfer is not valid JSON ({exc.msg})", fix="write e.g. '{\"weight\": 0.5}'") from exc
-    if not isinstance(data, dict):
-        raise ConfigError("--transfer must be a JSON object", fix='write {"option": value}')
-    return data
-
-
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig the arguments describe (validated)."""
     check_env_id(args.env)
@@ -118,7 +105,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         hyperparams=dict(overrides.get("hyperparams", {})),
         policy_kwargs=dict(overrides.get("policy_kwargs", {}) or {}),
         mapping=load_mapping(args.mapping).to_dict() if args.mapping else None,
-        transfer=_transfer_options(args.transfer),
+        transfer=parse_transfer_options(args.transfer),
     )
 
 

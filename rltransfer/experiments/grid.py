@@ -15,6 +15,7 @@ from typing import Any
 
 from rltransfer.errors import CardFormatError, ConfigError
 from rltransfer.training import TrainConfig
+from rltransfer.transfer.config import TransferConfig
 from rltransfer.transfer.methods import METHODS, get_method
 from rltransfer.zoo import default_zoo
 
@@ -80,6 +81,8 @@ class GridSpec:
         n_envs: Parallel training environments per run (None: the hyperparams of record).
         hyperparams: Algorithm kwargs overriding the hyperparams of record.
         policy_kwargs: Policy kwargs overriding the hyperparams of record.
+        transfer: Transfer options (TrainConfig.transfer) of every method that uses the teacher; they
+            override each method's defaults, so an ablation is a grid with one option changed.
     """
 
     env_ids: tuple[str, ...]
@@ -94,6 +97,7 @@ class GridSpec:
     n_envs: int | None = None
     hyperparams: dict[str, Any] = field(default_factory=dict)
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    transfer: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.env_ids:
@@ -109,6 +113,7 @@ class GridSpec:
             raise ConfigError(
                 f"--threshold must be a finite number, got {self.threshold}", fix="pass --threshold X, e.g. 475"
             )
+        TransferConfig.from_dict(self.transfer)  # an unknown or out-of-range option fails before any run
         needs_teacher = [m for m in self.methods if METHODS[m].needs_teacher]
         if needs_teacher and not self.teacher:
             raise ConfigError(
@@ -140,6 +145,7 @@ class GridSpec:
                         n_envs=self.n_envs,
                         hyperparams=dict(self.hyperparams),
                         policy_kwargs=dict(self.policy_kwargs),
+                        transfer=dict(self.transfer) if METHODS[method].needs_teacher else {},
                     )
                     run_dir = root / env_safe_name(env_id) / method / f"seed{seed}"
                     specs.append(RunSpec(config=config, run_dir=run_dir))
@@ -160,6 +166,7 @@ class GridSpec:
             "n_envs": self.n_envs,
             "hyperparams": self.hyperparams,
             "policy_kwargs": self.policy_kwargs,
+            "transfer": self.transfer,
         }
 
     @classmethod
@@ -178,10 +185,13 @@ class GridSpec:
             n_envs=data.get("n_envs"),
             hyperparams=dict(data.get("hyperparams") or {}),
             policy_kwargs=dict(data.get("policy_kwargs") or {}),
+            transfer=dict(data.get("transfer") or {}),
         )
 
 
-IDENTITY_FIELDS = ("env_id", "env_kwargs", "algo", "total_timesteps", "seed", "method", "teacher", "n_envs")
+IDENTITY_FIELDS = (
+    "env_id", "env_kwargs", "algo", "total_timesteps", "seed", "method", "teacher", "n_envs", "transfer",
+)  # fmt: skip
 """Config fields that must agree between a finished run and the grid that would reuse it."""
 
 

@@ -31,7 +31,7 @@ class RunResult:
     """Target env steps spent outside training: teacher probes and demonstrations (guide steps of
     jsrl are training steps and counted in total_timesteps)."""
     transfer_setup_seconds: float = 0.0
-    """Part of learn_seconds spent once on teacher probes and demonstrations (not per step)."""
+    """Part of learn_seconds spent once on teacher probes, demonstrations and distil-initialise (not per step)."""
     transfer_step_seconds: float = 0.0
     """Part of learn_seconds spent in transfer code after setup (extra steps, controller, replay mixing)."""
     learn_seconds: float = 0.0

@@ -100,6 +100,9 @@ class TransferConfig:
     """After distil-initialise the distillation weight is at least λ0 decaying linearly to 0 over this share of
     the remaining steps, and the QDagger cutoff waits until then: right after distillation the student's
     return is the teacher's, not yet its own, and a weight of ~0 would hand it to RL updates unprotected."""
+    init_action_std: float = 0.1
+    """Exploration std of a distilled student in half-ranges of its action space, from the first DAgger round
+    (PPO/A2C Gaussian and SAC std; the noise of SAC/TD3 rounds); TD3's action noise, RL Zoo's log_std_init ≈ −2."""
     critic_warmup: bool = True
     """Fit the student's value function / Q-network / critics to its own returns before RL begins."""
     critic_updates: int = 400
@@ -173,6 +176,7 @@ class TransferConfig:
         _check_range("init_fraction", self.init_fraction, 0.0, 1.0)
         _check_range("init_learning_rate", self.init_learning_rate, 1e-8, 1.0)
         _check_range("init_agreement", self.init_agreement, 0.0, 1.0)
+        _check_range("init_action_std", self.init_action_std, 1e-3, 1.0)
         _check_range("jsrl_tolerance", self.jsrl_tolerance, 0.0, 1.0)
         for name in _COUNTS:
             if int(getattr(self, name)) < 1:

@@ -218,7 +218,9 @@ class TransferController(BaseCallback):
                 if self.engine.acts_in_warmup:
                     extra += "; the teacher-initialised policy acts from the first step (no random warm-up)"
             if mode == Mode.REPRESENTATION and self.config.distil_init and self.num_timesteps == 0:
+                started = time.time()
                 initialised = distil_initialise(self.model, self.engine, self.teacher_states, seed=self.seed)
+                self.engine.setup_seconds += time.time() - started  # one-time, like the probes
                 extra += f"; {initialised.describe()}"
         if mode == Mode.INSTANCE:
             demos = self.engine.ensure_demonstrations(self.model, seed=self.seed)

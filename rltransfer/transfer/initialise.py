@@ -13,6 +13,10 @@ imitation #862), and a teacher whose network differs from the student's cannot b
    an episode was cut off, over a few passes of recomputed targets.
 3. Off-policy students keep those transitions in replay and act with their own policy from the first step.
 
+A Gaussian student (PPO/A2C on a Box, SAC) explores with `init_action_std` half-ranges of its action space
+from the first DAgger round on, not with its initial std of 1 (PPO: a half-range of Pendulum's torque; SAC:
+before the tanh), around which a distilled mean is as good as random and RL updates pull it away.
+
 Every env step spent here is added to the engine's extra_env_steps, which go on the student's clock.
 """
 
@@ -36,8 +40,6 @@ from rltransfer.transfer.losses import margin_loss, policy_distillation_loss, st
 from rltransfer.transfer.teacher import TeacherOutput
 
 BATCH_SIZE = 256
-ACTOR_NOISE = 0.1
-"""SAC/TD3 DAgger rounds: std of the Gaussian action noise in half-ranges of the action space (TD3's default)."""
 CRITIC_PASSES = 4
 """Critic warm-up: times the λ-return targets are recomputed from the network being fitted."""
 
@@ -81,9 +83,10 @@ def distil_initialise(
     config = engine.config
     if engine.kind == "q_network":
         engine.exploit(model)  # the DAgger rounds already act with the small ε the student will keep
+    narrow_exploration(model, config.init_action_std)
     budget = min(config.init_steps, int(config.init_fraction * engine.total_timesteps))
     round_steps = min(config.init_round_steps, budget)  # a small run gets shorter rounds, not a larger share
-    act = _student_act(model, engine.kind, seed + 41_000)
+    act = _student_act(model, engine.kind, seed + 41_000, noise=config.init_action_std)
     before = engine.compare(model, teacher_states)[0]
     student_rolls: list[Rollout] = []
     env = engine.env_factory()
@@ -133,11 +136,35 @@ def distil_initialise(
     return report
 
 
-def _student_act(model: BaseAlgorithm, kind: str, seed: int) -> ActFn:
+def narrow_exploration(model: BaseAlgorithm, std: float) -> bool:
+    """Set a Gaussian student's exploration std to `std` half-ranges of its action space; whether it had one.
+
+    PPO/A2C: log_std (state-independent; with gSDE the std of its feature weights, RL Zoo's log_std_init).
+    SAC: the actor's log_std head becomes that constant (weights 0), in pre-tanh units, about half-ranges
+    near the middle of the range. TD3 and discrete students have no std (TD3's action noise is its own).
+    """
+    space = model.action_space
+    if not isinstance(space, gym.spaces.Box):
+        return False
+    actor = getattr(model, "actor", None)
+    head = getattr(actor, "log_std", None) if actor is not None else getattr(model.policy, "log_std", None)
+    half = float(np.mean((space.high - space.low) / 2.0))
+    with torch.no_grad():
+        if isinstance(head, torch.nn.Linear):  # SAC without gSDE: a state-dependent head
+            head.weight.zero_()
+            head.bias.fill_(math.log(std))
+        elif isinstance(head, torch.nn.Parameter):  # PPO/A2C in action units; SAC with gSDE before tanh
+            head.fill_(math.log(std * (half if actor is None else 1.0)))
+        else:
+            return False
+    return True
+
+
+def _student_act(model: BaseAlgorithm, kind: str, seed: int, *, noise: float) -> ActFn:
     """The student as it acts in training: sampled (PPO/A2C), ε-greedy (DQN), or its actor's mean (SAC/TD3).
 
-    SAC/TD3 add TD3's Gaussian noise of ACTOR_NOISE half-ranges, so the critic warm-up sees how Q changes with
-    the action.
+    SAC/TD3 add Gaussian noise of `noise` half-ranges (TD3's 0.1 by default), so the critic warm-up sees how Q
+    changes with the action.
     """
     if kind != "actor":
         return policy_act(model, deterministic=False)
@@ -149,7 +176,7 @@ def _student_act(model: BaseAlgorithm, kind: str, seed: int) -> ActFn:
 
     def act(obs: np.ndarray) -> np.ndarray:
         mean = actor_mean(obs)
-        return np.clip(mean + ACTOR_NOISE * half * rng.standard_normal(mean.shape), space.low, space.high)
+        return np.clip(mean + noise * half * rng.standard_normal(mean.shape), space.low, space.high)
 
     return act
 
