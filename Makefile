@@ -21,13 +21,13 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check rltransfer envs tests benchmarks
 	$(BIN)/ruff format --check rltransfer envs tests benchmarks
-	$(BIN)/mypy rltransfer envs
+	$(BIN)/mypy rltransfer envs benchmarks
 
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n auto
 
 bench: setup
-	$(BIN)/rltransfer bench all
+	$(BIN)/python -m benchmarks all
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Representation transfer without a weight copy: teachers of other sizes and algorithms into one student.
 
-    python -m benchmarks.representation [--seeds 5] [--steps 30000] [--out runs/representation]
+    python -m benchmarks representation [--seeds 5] [--steps 30000] [--out runs/representation]
 
 For each teacher of the matrix, `rltransfer compare` trains the default PPO student on a CartPole whose
 observations are permuted and rescaled (the teacher reaches it only through a mapping found by selection),
@@ -22,10 +22,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from benchmarks import PROGRAM
+from benchmarks.overhead import measure_overhead
 from rltransfer import metrics
-from rltransfer.benchmarks.overhead import measure_overhead
-from rltransfer.experiments.provenance import machine_description, now_utc
+from rltransfer.experiments.provenance import command_line, machine_description, now_utc
 
 TARGET = "rltransfer/CartPole-Permuted-v0"
 THRESHOLD = 475.0
@@ -150,15 +152,34 @@ def _continuous(root: Path, args: argparse.Namespace) -> list[str]:
     return rows
 
 
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
+    parser.add_argument("--steps", type=int, default=30_000, help="env steps of a CartPole run")
+    parser.add_argument("--out", default="runs/representation", help="run folders (finished runs are reused)")
+    parser.add_argument("--continuous-steps", type=int, default=10_000, help="env steps of a Pendulum run")
+    parser.add_argument("--overhead-repeats", type=int, default=3, help="interleaved repeats of the overhead timing")
+
+
+def register(subparsers: Any) -> None:
+    """Add `python -m benchmarks representation`."""
+    parser = subparsers.add_parser(
+        "representation",
+        help="representation transfer across network shapes and algorithms",
+        description=__doc__.splitlines()[0] + " Writes results/representation.md.",
+    )
+    _add_arguments(parser)
+    parser.set_defaults(handler=lambda args: run(args, command_line(PROGRAM)))
+
+
 def main() -> None:
-    """Run the matrix, the ablations, the continuous pairs and the overhead timing; write results/representation.md."""
+    """`python -m benchmarks.representation`, the same benchmark as `python -m benchmarks representation`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=30_000)
-    parser.add_argument("--out", default="runs/representation")
-    parser.add_argument("--continuous-steps", type=int, default=10_000)
-    parser.add_argument("--overhead-repeats", type=int, default=3)
-    args = parser.parse_args()
+    _add_arguments(parser)
+    run(parser.parse_args(), shlex.join(["python", "-m", "benchmarks.representation", *sys.argv[1:]]))
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """Run the matrix, the ablations, the continuous pairs and the overhead timing; write results/representation.md."""
     started = time.time()
     root = Path(args.out)
     scratch = _compare(root / "scratch", None, "scratch", args.seeds, args.steps)["scratch"]["per_seed"]
@@ -177,7 +198,7 @@ def main() -> None:
     lines = [
         "# Representation transfer across network shapes and algorithms",
         "",
-        f"Command: `{shlex.join(['python', '-m', 'benchmarks.representation', *sys.argv[1:]])}`  ",
+        f"Command: `{command}`  ",
         f"Machine: {machine_description()}  ",
         f"Date: {now_utc()}; seeds 0–{args.seeds - 1}; {args.steps:,} env steps per run; "
         f"{(time.time() - started) / 60:.0f} min (runs already finished in --out are reused).",
@@ -227,10 +248,12 @@ def main() -> None:
     path = Path("results/representation.md")
     path.write_text("\n".join(lines), encoding="utf-8")
     print(path.read_text(encoding="utf-8"))
+    return 0
 
 
-def _fmt(estimate: dict, digits: int) -> str:
-    return _cell(metrics.Estimate(**{k: (math.nan if v is None else v) for k, v in estimate.items()}), digits)
+def _fmt(estimate: dict[str, Any], digits: int) -> str:
+    values: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in estimate.items()}
+    return _cell(metrics.Estimate(**values), digits)
 
 
 if __name__ == "__main__":

@@ -208,7 +208,7 @@ def test_ray_backend_gives_identical_results(local_grid: tuple[GridSpec, Path], 
 
 
 def test_suite_renders_overview_and_throughput(local_grid: tuple[GridSpec, Path]) -> None:
-    from rltransfer.benchmarks import suite
+    from benchmarks import suite
     from rltransfer.experiments import GridReport
 
     spec, out = local_grid
@@ -226,7 +226,7 @@ def test_suite_renders_overview_and_throughput(local_grid: tuple[GridSpec, Path]
         grids=[(spec, out)],
         reports=[GridReport(out=out, total=4)],
         methods=["scratch", "finetune"],
-        header={"command": "rltransfer bench suite", "seeds": "0, 1", "machine": "test", "date": "today"},
+        header={"command": "python -m benchmarks suite", "seeds": "0, 1", "machine": "test", "date": "today"},
         reduced="2 seeds instead of 5",
         note="",
         throughput=throughput,
@@ -234,7 +234,7 @@ def test_suite_renders_overview_and_throughput(local_grid: tuple[GridSpec, Path]
     )
     summary = json.loads((out / "summary.json").read_text())["envs"][0]["methods"]["finetune"]["estimates"]
     ratio = summary["transfer_ratio"]["mean"]
-    assert "- command: `rltransfer bench suite`" in text and "**reduced run**: 2 seeds instead of 5" in text
+    assert "- command: `python -m benchmarks suite`" in text and "**reduced run**: 2 seeds instead of 5" in text
     overview = text.split("## Transfer ratio against scratch")[1].split("## Jumpstart")[0]
     assert "| CartPole |" in overview and f"{ratio:+.2f}" in overview
     assert "**1.67×**" in text and "**met**" in text  # 666.7 / 400 ≥ 0.8 · 2

@@ -101,6 +101,11 @@ def test_wheel_installs_envs_under_rltransfer(wheel_names: set[str]) -> None:
     assert top_level == {"rltransfer"}
 
 
+def test_wheel_holds_no_benchmark_code(wheel_names: set[str]) -> None:
+    """Benchmarks live beside the library (top-level benchmarks/), not in what users install."""
+    assert not [name for name in wheel_names if "benchmark" in name], sorted(wheel_names)
+
+
 def test_wheel_holds_every_source_file(wheel_names: set[str]) -> None:
     """Every module and data file ships: a new package folder must be listed in pyproject.toml."""
     expected = set()

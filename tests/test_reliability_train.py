@@ -404,8 +404,9 @@ def test_compare_names_the_error_of_a_failed_run(tmp_path: Path, capsys: Any) ->
 
 # ----------------------------------------------------------------------------------- item 8: bench %
 def test_bench_help_prints_its_help() -> None:
+    root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
-        [sys.executable, "-m", "rltransfer.cli", "bench", "--help"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "benchmarks", "--help"], capture_output=True, text=True, timeout=120, cwd=root
     )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "into ≤10%-size students" in done.stdout and "option_strings" not in done.stdout, "no argparse internals"

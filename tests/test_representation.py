@@ -14,7 +14,7 @@ from rltransfer import metrics
 from rltransfer.training import TrainConfig, train_student
 from rltransfer.training.folder import read_episodes
 from rltransfer.transfer import TransferConfig, transfer_algorithm
-from rltransfer.transfer.initialise import lambda_returns
+from rltransfer.transfer.critic_warmup import lambda_returns
 from rltransfer.transfer.losses import student_output
 
 SMALL = {

@@ -16,7 +16,7 @@ from typing import NoReturn
 from rltransfer import __version__
 from rltransfer.errors import RLTransferError
 
-COMMAND_MODULES = ("envs", "zoo", "rank", "train", "compare", "report", "diagnose", "distill", "bench", "demo")
+COMMAND_MODULES = ("envs", "zoo", "rank", "train", "compare", "report", "diagnose", "distill", "demo")
 """Modules of rltransfer.cli, each with register(subparsers) adding one subcommand."""
 
 
@@ -49,7 +49,11 @@ def _error(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rltransfer` console script."""
-    parser = build_parser()
+    return run_command(build_parser(), argv)
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and run its handler under the one error policy (also `python -m benchmarks`'s)."""
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 import torch
 
 
-def command_line() -> str:
-    """The command that is running, shell-quoted (saved as command.txt in run folders)."""
-    return " ".join(shlex.quote(a) for a in ["rltransfer", *sys.argv[1:]])
+def command_line(program: str = "rltransfer") -> str:
+    """The command that is running, its arguments shell-quoted (saved as command.txt in run folders)."""
+    return " ".join([program, *(shlex.quote(a) for a in sys.argv[1:])])
 
 
 def machine_description() -> str:

@@ -37,6 +37,7 @@ from rltransfer.training.folder import (
     write_error,
     write_run_header,
 )
+from rltransfer.training.hparams import HParamsLogger, run_hparams
 from rltransfer.training.result import RunResult, finish_run
 from rltransfer.transfer.algorithms import env_factory_of
 from rltransfer.transfer.builders import MethodContext, StudentSetup
@@ -247,11 +248,12 @@ def _train_student(config: TrainConfig, run_path: Path, *, progress_bar: bool, c
     model = setup.model
     done = load_checkpoint(run_path, model, setup.stateful) if resume else 0
     recorder = EpisodeRecorder(run_path / EPISODES_FILE, append=resume)
+    hparams = HParamsLogger(run_hparams(config, resolve_settings(config), setup.teacher))
     learn_started = time.time()
     try:
         model.learn(
             total_timesteps=config.total_timesteps - done,
-            callback=[recorder, *setup.callbacks],
+            callback=[recorder, hparams, *setup.callbacks],
             progress_bar=progress_bar,
             tb_log_name=config.method,
             reset_num_timesteps=not resume,

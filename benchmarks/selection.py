@@ -1,4 +1,4 @@
-"""`rltransfer bench selection`: does the training-free ranking predict the real benefit of each teacher?
+"""`python -m benchmarks selection`: does the training-free ranking predict the real benefit of each teacher?
 
 For every target: rank the zoo (rltransfer.selection.rank_teachers), then measure ground truth — each
 bridgeable teacher's benefit = area under the learning curve of a student trained with one fixed
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks import PROGRAM
 from rltransfer.errors import ConfigError
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
 from rltransfer.io import atomic_write_text
@@ -101,7 +102,7 @@ DEFAULT_TARGETS = (
 
 
 def register(subparsers: Any) -> None:
-    """Add `rltransfer bench selection`."""
+    """Add `python -m benchmarks selection`."""
     parser = subparsers.add_parser(
         "selection",
         help="ranking vs ground-truth transfer benefit (Spearman, regret, cost)",
@@ -235,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
                         mapping=mapping,
                     )
                     run_dir = root / target.replace("/", "_") / f"{tag}-{seed}"
-                    train_student(config, run_dir, command="rltransfer bench selection")
+                    train_student(config, run_dir, command="python -m benchmarks selection")
                     values.append(_auc(run_dir, args.steps))
                 return float(np.mean(values))
 
@@ -304,7 +305,7 @@ def _run(args: argparse.Namespace) -> int:
     header = [
         "# Teacher selection benchmark",
         "",
-        f"Command: `{command_line()}`",
+        f"Command: `{command_line(PROGRAM)}`",
         "",
         f"Seeds: students {seeds}; ranking seed 0, budget {budget} env steps, random share {RANDOM_SHARE:.2f}. "
         f"Method: {args.method} "

@@ -1,4 +1,4 @@
-"""`rltransfer bench controller`: transfer modes × targets × seeds → results/controller.md.
+"""`python -m benchmarks controller`: transfer modes × targets × seeds → results/controller.md.
 
 Related targets (a teacher from the zoo moved to a changed task) and a misleading one (CartPole with
 swapped actions, identity mapping forced) × modes {none, representation, instance, auto} × seeds.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rltransfer.benchmarks.overhead import measure_overhead
+from benchmarks import PROGRAM
+from benchmarks.overhead import measure_overhead
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
 from rltransfer.io import atomic_write_text
 from rltransfer.make import make_env
@@ -73,7 +73,7 @@ def targets(cartpole_steps: int, pendulum_steps: int) -> list[Target]:
 
 
 def register(subparsers: Any) -> None:
-    """Add `rltransfer bench controller`."""
+    """Add `python -m benchmarks controller`."""
     parser = subparsers.add_parser(
         "controller",
         help="transfer modes vs scratch on related and misleading targets",
@@ -194,7 +194,7 @@ def _run(args: argparse.Namespace) -> int:
                 run = work / target.name.split(" ")[0] / mode / f"seed{seed}"
                 if not is_finished(run):
                     print(f"[{time.time() - started:6.0f}s] {target.name} {mode} seed {seed}", flush=True)
-                    train_student(_config(target, mode, seed, args.zoo), run, command="rltransfer bench controller")
+                    train_student(_config(target, mode, seed, args.zoo), run, command="python -m benchmarks controller")
                 result = json.loads((run / "result.json").read_text())
                 rows[target.name][mode].append({"run": run, "result": result, "episodes": read_episodes(run)})
     overhead = (
@@ -210,7 +210,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: argparse.Namespace, wall: float) -> str:
-    command = command_line() if sys.argv[1:] else "rltransfer bench controller"
+    command = command_line(PROGRAM)
     lines = [
         "# Transfer controller benchmark",
         "",

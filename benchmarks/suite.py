@@ -1,4 +1,4 @@
-"""`rltransfer bench suite`: the suite's targets × methods × seeds, and grid throughput → results/benchmark.md.
+"""`python -m benchmarks suite`: the suite's targets × methods × seeds, and grid throughput → results/benchmark.md.
 
 Every target is a zoo teacher moved to a changed task. All runs of all targets go through one
 `run_grids` call (one process pool), so the file also says how long the whole suite took. The grid
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import PROGRAM
 from rltransfer.errors import ConfigError
 from rltransfer.experiments import GridSpec, parse_list, run_grid, run_grids
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
@@ -85,7 +86,7 @@ TARGETS: tuple[SuiteTarget, ...] = (
 
 
 def register(subparsers: Any) -> None:
-    """Add `rltransfer bench suite`."""
+    """Add `python -m benchmarks suite`."""
     parser = subparsers.add_parser(
         "suite",
         help="every method vs scratch on the suite's targets, plus grid throughput",
@@ -188,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     started_date = now_utc()
     load_start = os.getloadavg()
     started = time.time()
-    reports = run_grids(grids, workers=workers, progress=not args.no_progress, command=command_line())
+    reports = run_grids(grids, workers=workers, progress=not args.no_progress, command=command_line(PROGRAM))
     suite_seconds = time.time() - started
     throughput = (
         measure_throughput(
@@ -208,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
         reports=reports,
         methods=list(methods),
         header={
-            "command": command_line(),
+            "command": command_line(PROGRAM),
             "seeds": f"{', '.join(str(s) for s in range(args.seeds))} ({args.seeds} per target and method)",
             "machine": machine_description(),
             "date": started_date,
@@ -304,7 +305,7 @@ def render(
     lines = ["# rltransfer benchmark suite", ""]
     lines += [f"- command: `{header['command']}`"] + [f"- {k}: {v}" for k, v in header.items() if k != "command"]
     if reduced:
-        lines.append(f"- **reduced run**: {reduced} (the full suite is `rltransfer bench suite` with its defaults)")
+        lines.append(f"- **reduced run**: {reduced} (the full suite is `python -m benchmarks suite` with its defaults)")
     if note:
         lines.append(f"- note: {note}")
     failed = [o for r in reports for o in r.failed]

@@ -1,4 +1,4 @@
-"""`rltransfer bench distill`: distil the zoo's teachers into students of ≤ 10% of their acting parameters.
+"""`python -m benchmarks distill`: distil the zoo's teachers into students of ≤ 10% of their acting parameters.
 
 For each task, `rltransfer.distill.distill` runs with an agreement threshold of 0.98 and a return threshold
 of 0.95 (student − random over teacher − random, 20 episodes each, the same seeds for all three), deploys
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks import PROGRAM
 from rltransfer.distill import DistillConfig, distill
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
 from rltransfer.io import atomic_write_text
@@ -81,7 +82,7 @@ PARAM_TARGET = 0.10
 
 
 def register(subparsers: Any) -> None:
-    """Add `rltransfer bench distill`."""
+    """Add `python -m benchmarks distill`."""
     parser = subparsers.add_parser(
         "distill",
         help="distil zoo teachers into ≤10%%-size students (agreement, return, size, latency)",
@@ -135,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
                     f"{'deployed' if report.passed else 'NOT deployed'}",
                     flush=True,
                 )
-    body = _markdown(rows, seeds, command_line(), time.perf_counter() - started, args)
+    body = _markdown(rows, seeds, command_line(PROGRAM), time.perf_counter() - started, args)
     atomic_write_text(args.out, body)
     print(f"wrote {args.out}")
     return 0
