@@ -14,10 +14,12 @@ from rltransfer.training import TrainConfig, is_finished, train_student
 OVERHEAD_CASES = (
     ("ppo", "rltransfer/CartPole-Heavy-v0", "cartpole-ppo", 8_000),
     ("dqn", "rltransfer/CartPole-Heavy-v0", "cartpole-ppo", 6_000),
-    ("sac", "rltransfer/Pendulum-Moon-v0", "pendulum-sac", 2_500),
+    ("sac", "rltransfer/Pendulum-Moon-v0", "pendulum-sac", 6_000),
 )
+"""Algorithm, target, teacher, steps: budgets that leave the student ≥ half its steps after the transfer's own."""
 OVERHEAD_MODES: dict[str, tuple[str, dict[str, Any]]] = {
     "plain SB3": ("scratch", {}),
+    "representation (defaults)": ("representation", {"init_from_teacher": False}),
     "representation (always on)": ("representation", {"weight_schedule": "constant", "init_from_teacher": False}),
     "instance (always on)": ("instance", {"decay_fraction": 1.0}),
 }
@@ -51,10 +53,11 @@ def measure_overhead(
     lines = [
         "## Overhead: wall time per env step with transfer on vs plain SB3",
         "",
-        f"Same algorithm, hyperparams of record, seed 0; {repeats} repeats run interleaved (plain, "
-        "representation, instance, next algorithm, …) to spread the shared machine's load; the table gives the "
-        "median. Transfer is kept on for the whole run (representation: constant weight, no weight copy, so the "
-        "distillation and layer-matching step runs after every update; instance: replay mixing / DAPG / DQfD "
+        f"Same algorithm, hyperparams of record, seed 0; {repeats} repeats run interleaved (every mode, then the "
+        "next algorithm) to spread the shared machine's load; the table gives the median. No weight copy: the "
+        "student is distil-initialised. 'defaults': the decaying distillation term as `representation` runs it "
+        "(QDagger's weight, off once the student matches the teacher). 'always on': a constant weight, so the "
+        "distillation and layer-matching step runs after every update (instance: replay mixing / DAPG / DQfD "
         "margin never annealed to 0). 'loop' excludes the one-time setup (probes, demonstration collection, "
         "distil-initialise) and is per env step of the student's own (the setup's env steps are on its clock). "
         "The last column is measured inside each transfer run (robust to the machine's load): loop time divided "

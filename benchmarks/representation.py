@@ -188,7 +188,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     continuous = _continuous(root, args)
     overhead = measure_overhead(
         root / "overhead", repeats=args.overhead_repeats, zoo="agents", started=started,
-        modes=("representation (always on)",),
+        modes=("representation (defaults)", "representation (always on)"),
     )  # fmt: skip
     finite = [f for f in fractions if math.isfinite(f)]
     median = sorted(finite)[len(finite) // 2] if finite else math.nan

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from benchmarks import PROGRAM
+from rltransfer import metrics
 from rltransfer.errors import ConfigError
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
 from rltransfer.io import atomic_write_text
 from rltransfer.make import env_family
-from rltransfer.metrics import area_under_curve
 from rltransfer.selection import DEFAULT_BUDGET, RANDOM_SHARE, rank_teachers, ranking_cost, recommendation
 from rltransfer.training import TrainConfig, read_episodes, train_student
 
@@ -165,7 +165,7 @@ def reference_budget(target: str) -> int | None:
 
 def _auc(run_dir: Path, steps: int) -> float:
 
-    return float(area_under_curve(read_episodes(run_dir), steps))
+    return float(metrics.area_under_curve(read_episodes(run_dir), steps))
 
 
 def _sweep_lines(rows: list[tuple[str, int, float, int, float, float, str, int]], steps: int) -> list[str]:
