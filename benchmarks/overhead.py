@@ -37,7 +37,8 @@ def measure_overhead(
     for repeat in range(repeats):
         for algo, env_id, teacher, steps in OVERHEAD_CASES:
             for label, (method, transfer) in chosen.items():
-                run = work / f"{algo}-{method}-r{repeat}"
+                slug = label.replace(" (", "-").replace(")", "").replace(" ", "-")  # two modes share a method
+                run = work / f"{algo}-{slug}-r{repeat}"
                 if not is_finished(run):
                     print(f"[{time.time() - started:6.0f}s] overhead {algo} {label} repeat {repeat}", flush=True)
                     config = TrainConfig(
