@@ -220,7 +220,7 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
                         ]
                     )
                 ),
-                "final": float(np.mean([r["result"]["final_return"] for r in runs])),
+                "final": _finite_mean([r["result"].get("final_return") for r in runs]),  # null: no episode ended
                 "extra": int(np.mean([r["result"].get("transfer_env_steps", 0) for r in runs])),
             }
             if mode == "auto":
@@ -248,6 +248,11 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
     lines.append("")
     lines += _verdict(suite, summary)
     return "\n".join(lines) + "\n"
+
+
+def _finite_mean(values: list[float | None]) -> float:
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
 
 
 def _ci(estimate: metrics.Estimate, digits: int = 2) -> str:
