@@ -24,6 +24,7 @@ from benchmarks import PROGRAM
 from benchmarks.overhead import measure_overhead
 from rltransfer import metrics
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
+from rltransfer.experiments.summary import format_estimate
 from rltransfer.io import atomic_write_text
 from rltransfer.mapping import Mapping
 from rltransfer.training import TrainConfig, is_finished, read_episodes, train_student
@@ -196,8 +197,8 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
         "upper bound. (3) The s/1k steps and overhead columns come from runs on a shared 2-core machine; the "
         "section 'Overhead' below measures the cost of transfer that stays on, interleaved.",
         "",
-        "| target | mode | steps to threshold (mean; reached) | × scratch [95% CI] | AUC [95% CI] | transfer ratio "
-        "[95% CI] | final return | s/1k steps | overhead | overhead w/o setup | transfer env steps |",
+        "| target | mode | steps to threshold [95% CI] (seeds reached) | × scratch [95% CI] | AUC [95% CI] | "
+        "transfer ratio [95% CI] | final return | s/1k steps | overhead | overhead w/o setup | transfer env steps |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     paths: list[str] = []
@@ -240,9 +241,10 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
                 overhead_loop = data["per_step_loop"] / base["per_step_loop"]
             summary.setdefault(target.name, {})[mode] = {"fraction": fraction, "ratio": ratio, "auc": auc}
             lines.append(
-                f"| {target.name} | {mode} | {_fmt(ttt.mean, 0)}; {ttt.reached}/{ttt.n} | {_ci(fraction)} | "
-                f"{_ci(auc, 1)} | {_ci(ratio)} | {_fmt(data['final'], 1)} | {_fmt(1000 * data['per_step'])} | "
-                f"{_fmt(overhead)}× | {_fmt(overhead_loop)}× | {data['extra']} |"
+                f"| {target.name} | {mode} | {format_estimate('time_to_threshold', ttt)} | "
+                f"{format_estimate('fraction', fraction)} | {format_estimate('auc', auc)} | "
+                f"{format_estimate('transfer_ratio', ratio)} | {_fmt(data['final'], 1)} | "
+                f"{_fmt(1000 * data['per_step'])} | {_fmt(overhead)}× | {_fmt(overhead_loop)}× | {data['extra']} |"
             )
     lines += ["", "## The controller's path (auto)", "", *paths, ""]
     lines.append("")
@@ -253,12 +255,6 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
 def _finite_mean(values: list[float | None]) -> float:
     finite = [float(v) for v in values if v is not None and math.isfinite(v)]
     return float(np.mean(finite)) if finite else math.nan
-
-
-def _ci(estimate: metrics.Estimate, digits: int = 2) -> str:
-    if not math.isfinite(estimate.mean):
-        return "–"
-    return f"{_fmt(estimate.mean, digits)} [{_fmt(estimate.low, digits)}, {_fmt(estimate.high, digits)}]"
 
 
 def _verdict(suite: list[Target], summary: dict[str, dict[str, dict[str, metrics.Estimate]]]) -> list[str]:
@@ -295,7 +291,8 @@ def _verdict(suite: list[Target], summary: dict[str, dict[str, dict[str, metrics
         auto = modes["auto"]["auc"]
         ok = auto.high >= fixed[best].low
         lines.append(
-            f"- {target.name}: best fixed mode {best} (AUC {_ci(fixed[best], 1)}), auto {_ci(auto, 1)}: "
+            f"- {target.name}: best fixed mode {best} "
+            f"(AUC {format_estimate('auc', fixed[best])}), auto {format_estimate('auc', auto)}: "
             f"{'as good within CIs' if ok else 'WORSE than the best fixed mode'}."
         )
     return lines

@@ -16,10 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,9 @@ from typing import Any
 from benchmarks import PROGRAM
 from benchmarks.overhead import measure_overhead
 from rltransfer import metrics
+from rltransfer.experiments import GridSpec, run_grid
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
+from rltransfer.experiments.summary import format_estimate
 
 TARGET = "rltransfer/CartPole-Permuted-v0"
 THRESHOLD = 475.0
@@ -67,27 +66,22 @@ def _compare(
     *,
     env: str = TARGET,
     algo: str = "ppo",
-    transfer: dict | None = None,
-) -> dict:
-    command = [
-        sys.executable, "-m", "rltransfer.cli", "compare", "--env", env, "--methods", methods, "--algo", algo,
-        "--seeds", str(seeds), "--steps", str(steps), "--out", str(out), "--workers", "2", "--no-progress",
-        "--zoo", "agents",
-    ]  # fmt: skip
-    if env == TARGET:
-        command += ["--threshold", str(THRESHOLD)]
-    if teacher is not None:
-        command += ["--teacher", teacher]
-    if transfer:
-        command += ["--transfer", json.dumps(transfer)]
-    subprocess.run(command, check=True)
-    return json.loads((out / "summary.json").read_text())["envs"][0]["methods"]
-
-
-def _cell(estimate: metrics.Estimate, digits: int = 2) -> str:
-    if not math.isfinite(estimate.mean):
-        return "n/a"
-    return f"{estimate.mean:.{digits}f} [{estimate.low:.{digits}f}, {estimate.high:.{digits}f}]"
+    transfer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One comparison through rltransfer.experiments (as `compare` runs it); its methods' summaries."""
+    spec = GridSpec(
+        env_ids=(env,),
+        methods=tuple(methods.split(",")),
+        seeds=tuple(range(seeds)),
+        total_timesteps=steps,
+        algo=algo,
+        teacher=teacher,
+        zoo="agents",
+        threshold=THRESHOLD if env == TARGET else None,
+        transfer=dict(transfer or {}),
+    )
+    run_grid(spec, out, workers=2, progress=False, command=command_line(PROGRAM))
+    return json.loads((out / "summary.json").read_text())["envs"][0]["methods"]  # type: ignore[no-any-return]
 
 
 def _seed_scratch(out: Path, source: Path) -> None:
@@ -105,8 +99,9 @@ def _row(label: str, method: str, summary: dict, scratch: dict, steps: int) -> t
         budget=steps,
     )
     reached = f"{fraction.reached}/{fraction.n}" if fraction.reached is not None else "0"
-    jump, ratio = _fmt(estimates["jumpstart"], 0), _fmt(estimates["transfer_ratio"], 2)
-    return f"| {label} | {method} | {_cell(fraction)} | {reached} | {jump} | {ratio} |", fraction.mean
+    jump, ratio = _estimate("jumpstart", estimates), _estimate("transfer_ratio", estimates)
+    cell = format_estimate("fraction", fraction)
+    return f"| {label} | {method} | {cell} | {reached} | {jump} | {ratio} |", fraction.mean
 
 
 def _matrix(root: Path, scratch: dict, args: argparse.Namespace) -> tuple[list[str], list[float]]:
@@ -146,18 +141,10 @@ def _continuous(root: Path, args: argparse.Namespace) -> list[str]:
         )
         estimates = methods["representation"]["estimates"]
         rows.append(
-            f"| {label} | {algo.upper()} [64, 64] | {_fmt(estimates['jumpstart'], 0)} | "
-            f"{_fmt(estimates['transfer_ratio'], 2)} |"
+            f"| {label} | {algo.upper()} [64, 64] | {_estimate('jumpstart', estimates)} | "
+            f"{_estimate('transfer_ratio', estimates)} |"
         )
     return rows
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
-    parser.add_argument("--steps", type=int, default=30_000, help="env steps of a CartPole run")
-    parser.add_argument("--out", default="runs/representation", help="run folders (finished runs are reused)")
-    parser.add_argument("--continuous-steps", type=int, default=10_000, help="env steps of a Pendulum run")
-    parser.add_argument("--overhead-repeats", type=int, default=3, help="interleaved repeats of the overhead timing")
 
 
 def register(subparsers: Any) -> None:
@@ -167,18 +154,15 @@ def register(subparsers: Any) -> None:
         help="representation transfer across network shapes and algorithms",
         description=__doc__.splitlines()[0] + " Writes results/representation.md.",
     )
-    _add_arguments(parser)
-    parser.set_defaults(handler=lambda args: run(args, command_line(PROGRAM)))
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
+    parser.add_argument("--steps", type=int, default=30_000, help="env steps of a CartPole run")
+    parser.add_argument("--out", default="runs/representation", help="run folders (finished runs are reused)")
+    parser.add_argument("--continuous-steps", type=int, default=10_000, help="env steps of a Pendulum run")
+    parser.add_argument("--overhead-repeats", type=int, default=3, help="interleaved repeats of the overhead timing")
+    parser.set_defaults(handler=_run)
 
 
-def main() -> None:
-    """`python -m benchmarks.representation`, the same benchmark as `python -m benchmarks representation`."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    _add_arguments(parser)
-    run(parser.parse_args(), shlex.join(["python", "-m", "benchmarks.representation", *sys.argv[1:]]))
-
-
-def run(args: argparse.Namespace, command: str) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Run the matrix, the ablations, the continuous pairs and the overhead timing; write results/representation.md."""
     started = time.time()
     root = Path(args.out)
@@ -198,7 +182,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     lines = [
         "# Representation transfer across network shapes and algorithms",
         "",
-        f"Command: `{command}`  ",
+        f"Command: `{command_line(PROGRAM)}`  ",
         f"Machine: {machine_description()}  ",
         f"Date: {now_utc()}; seeds 0–{args.seeds - 1}; {args.steps:,} env steps per run; "
         f"{(time.time() - started) / 60:.0f} min (runs already finished in --out are reused).",
@@ -210,7 +194,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         "Every env step a method spends is on its curve: the teacher and random probes (5 episodes each),",
         "the mapping search and the DAgger rounds. Steps to threshold are a fraction of scratch's mean",
         "(rltransfer.metrics.threshold_steps_fraction; seeds that never reached it count as the budget).",
-        f"Scratch: {_cell(scratch_ttt, 0)} steps to threshold ({scratch_ttt.reached}/{scratch_ttt.n} seeds reached).",
+        f"Scratch's steps to threshold: {format_estimate('time_to_threshold', scratch_ttt)} (seeds that reached it).",
         "",
         TABLE_HEADER,
         "|---|---|---|---|---|---|",
@@ -251,10 +235,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
-def _fmt(estimate: dict[str, Any], digits: int) -> str:
-    values: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in estimate.items()}
-    return _cell(metrics.Estimate(**values), digits)
-
-
-if __name__ == "__main__":
-    main()
+def _estimate(name: str, estimates: dict[str, Any]) -> str:
+    """A summary.json estimate of `compare` as the table cell `compare` itself writes."""
+    values: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in estimates[name].items()}
+    return format_estimate(name, metrics.Estimate(**values))

@@ -25,7 +25,7 @@ def run_hparams(config: TrainConfig, settings: dict[str, Any], teacher: str | No
         "algo": config.algo,
         "method": config.method,
         "teacher": teacher or "none",
-        "mode": str(config.transfer_config.mode.value) if config.method != "scratch" else "none",
+        "mode": str(config.transfer_config.mode.value),
         "seed": config.seed,
         "total_timesteps": config.total_timesteps,
         "n_envs": int(settings.get("n_envs", 1)),

@@ -211,11 +211,10 @@ def _crash_line(exc: BaseException, run_path: Path) -> str:
     )
 
 
-def _build_student(config: TrainConfig, run_path: Path) -> StudentSetup:
+def _build_student(config: TrainConfig, run_path: Path, settings: dict[str, Any]) -> StudentSetup:
     """The method's student on fresh, seeded training environments, with the resolved hyperparameters."""
     builder = method_builder(config.method)
     torch.manual_seed(config.seed)
-    settings = resolve_settings(config)
     vec_env = make_student_env(config, int(settings["n_envs"]))
     action_dim = int(np.prod(vec_env.action_space.shape or (1,)))
     context = MethodContext(
@@ -244,11 +243,12 @@ def _train_student(config: TrainConfig, run_path: Path, *, progress_bar: bool, c
     if not resume:
         clear_run_folder(run_path)
         write_run_header(run_path, config.to_dict(), command or f"train_student({config})")
-    setup = _build_student(config, run_path)
+    settings = resolve_settings(config)
+    setup = _build_student(config, run_path, settings)
     model = setup.model
     done = load_checkpoint(run_path, model, setup.stateful) if resume else 0
     recorder = EpisodeRecorder(run_path / EPISODES_FILE, append=resume)
-    hparams = HParamsLogger(run_hparams(config, resolve_settings(config), setup.teacher))
+    hparams = HParamsLogger(run_hparams(config, settings, setup.teacher))
     learn_started = time.time()
     try:
         model.learn(

@@ -130,8 +130,8 @@ def distil_initialise(
     return report
 
 
-def narrow_exploration(model: BaseAlgorithm, std: float) -> bool:
-    """Set a Gaussian student's exploration std to `std` half-ranges of its action space; whether it had one.
+def narrow_exploration(model: BaseAlgorithm, std: float) -> None:
+    """Set a Gaussian student's exploration std to `std` half-ranges of its action space (if it has one).
 
     PPO/A2C: log_std (state-independent; with gSDE the std of its feature weights, RL Zoo's log_std_init).
     SAC: the actor's log_std head becomes that constant (weights 0), in pre-tanh units, about half-ranges
@@ -139,7 +139,7 @@ def narrow_exploration(model: BaseAlgorithm, std: float) -> bool:
     """
     space = model.action_space
     if not isinstance(space, gym.spaces.Box):
-        return False
+        return
     actor = getattr(model, "actor", None)
     head = getattr(actor, "log_std", None) if actor is not None else getattr(model.policy, "log_std", None)
     half = float(np.mean((space.high - space.low) / 2.0))
@@ -149,9 +149,6 @@ def narrow_exploration(model: BaseAlgorithm, std: float) -> bool:
             head.bias.fill_(math.log(std))
         elif isinstance(head, torch.nn.Parameter):  # PPO/A2C in action units; SAC with gSDE before tanh
             head.fill_(math.log(std * (half if actor is None else 1.0)))
-        else:
-            return False
-    return True
 
 
 def _student_act(model: BaseAlgorithm, kind: str, seed: int, *, noise: float) -> ActFn:
