@@ -9,6 +9,11 @@ from collections.abc import Sequence
 
 from benchmarks import BENCH_MODULES, PROGRAM
 from rltransfer.cli import OneLineParser, run_command
+from rltransfer.errors import RLTransferError
+
+ALL_ARGUMENTS = {"suite": ("suite", "aggregate")}
+"""What `all` runs of a benchmark whose default is not one command: the suite's targets are each their own
+unit (`suite run TARGET`, each a long run), so `all` only re-aggregates the target files there are."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in BENCH_MODULES:
         importlib.import_module(f"benchmarks.{name}").register(commands)
     everything = commands.add_parser(
-        "all", help="run every benchmark in turn", description=f"Run {', '.join(BENCH_MODULES)} with their defaults."
+        "all",
+        help="run every benchmark in turn",
+        description=f"Run {', '.join(BENCH_MODULES)} with their defaults; for suite, only `suite aggregate` "
+        "(run its targets with `suite run TARGET`).",
     )
     everything.set_defaults(handler=_run_all)
     return parser
@@ -32,8 +40,12 @@ def _run_all(args: argparse.Namespace) -> int:
     parser = build_parser()
     status = 0
     for name in BENCH_MODULES:
-        sub_args = parser.parse_args([name])
-        status = max(status, int(sub_args.handler(sub_args) or 0))
+        sub_args = parser.parse_args(list(ALL_ARGUMENTS.get(name, (name,))))
+        try:
+            status = max(status, int(sub_args.handler(sub_args) or 0))
+        except RLTransferError as exc:  # one benchmark's bad state does not stop the others
+            print(f"{PROGRAM} {name}: error: {exc.line()}", file=sys.stderr)
+            status = max(status, exc.exit_code)
     return status
 
 

@@ -237,5 +237,4 @@ def _run(args: argparse.Namespace) -> int:
 
 def _estimate(name: str, estimates: dict[str, Any]) -> str:
     """A summary.json estimate of `compare` as the table cell `compare` itself writes."""
-    values: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in estimates[name].items()}
-    return format_estimate(name, metrics.Estimate(**values))
+    return format_estimate(name, metrics.Estimate.from_dict(estimates[name]))

@@ -197,6 +197,14 @@ class Estimate:
         }
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Estimate:
+        """Inverse of to_dict (None → NaN), e.g. for an estimate read back from summary.json."""
+        floats = ("mean", "low", "high", "iqm")
+        values = {name: math.nan if data.get(name) is None else float(data[name]) for name in floats}
+        reached = data.get("reached")
+        return cls(**values, n=int(data.get("n") or 0), reached=None if reached is None else int(reached))
+
 
 def _bootstrap(
     samples: tuple[np.ndarray, ...], statistic: Callable[..., Any], *, confidence: float, n_resamples: int

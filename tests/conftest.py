@@ -28,6 +28,16 @@ def one_error_line(err: str, out: str = "") -> str:
     return lines[0]
 
 
+def suite_header(**overrides: object) -> dict[str, object]:
+    """The header `suite run` gives a target file, with test values (benchmarks/suite_run.py)."""
+    header: dict[str, object] = {
+        "command": "python -m benchmarks suite run CartPole", "seeds": [0], "benefit_seeds": [0],
+        "machine": "test", "date": "today", "wall_seconds": 1.0, "recorded_run_seconds": 1.0, "workers": 1,
+        "runs": 1, "runs_trained": 1, "runs_reused": 0, "failed": [], "quick": False, "work": "work",
+    }  # fmt: skip
+    return {**header, **overrides}
+
+
 def write_recipe(path: Path, **fields: object) -> Path:
     import yaml
 

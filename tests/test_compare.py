@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import suite_header
 
 from rltransfer import metrics
 from rltransfer.cli import main
@@ -207,37 +208,29 @@ def test_ray_backend_gives_identical_results(local_grid: tuple[GridSpec, Path], 
     assert (out / "summary.md").is_file() and (out / "tb" / "CartPole-v1" / "scratch" / "seed1").is_dir()
 
 
-def test_suite_renders_overview_and_throughput(local_grid: tuple[GridSpec, Path]) -> None:
-    from benchmarks import suite
-    from rltransfer.experiments import GridReport
+def test_suite_target_file_and_throughput_section(local_grid: tuple[GridSpec, Path]) -> None:
+    from benchmarks import suite_run, throughput
+    from benchmarks.suite_targets import SuiteTarget, select_targets
 
-    spec, out = local_grid
-    target = suite.SuiteTarget(
-        name="CartPole", env_id="CartPole-v1", algo="ppo", teacher="tiny-ppo", steps=1000, threshold=475, about="test"
-    )
-    throughput = [
+    _, out = local_grid
+    target = SuiteTarget(
+        name="CartPole", env_id="CartPole-v1", algo="ppo", teacher="tiny-ppo", steps=1000, threshold=475,
+        about="test", budget="test",
+    )  # fmt: skip
+    cells = [suite_run.BenefitCell(teacher="tiny-ppo", compatibility=1.0, spec=None, folder=out)]
+    result = suite_run.target_result(target, out, cells, steps=1000, header=suite_header(seeds=[0, 1]))
+    text = suite_run.render_target(result)
+    summary = json.loads((out / "summary.json").read_text())["envs"][0]["methods"]["finetune"]["estimates"]
+    assert result["methods"]["finetune"]["estimates"]["transfer_ratio"] == summary["transfer_ratio"]
+    assert "- command: `python -m benchmarks suite run CartPole`" in text and "| finetune | 2 |" in text
+    assert "| tiny-ppo | 1.00 | 0 | – | main grid |" in text  # no representation runs in this grid
+    rows = [
         {"workers": 1, "repeat": 1, "runs": 4, "steps": 4000, "seconds": 10.0, "steps_per_second": 400.0,
          "load_before": 0.1},
         {"workers": 2, "repeat": 1, "runs": 4, "steps": 4000, "seconds": 6.0, "steps_per_second": 666.7,
          "load_before": 0.2},
     ]  # fmt: skip
-    text = suite.render(
-        targets=[target],
-        grids=[(spec, out)],
-        reports=[GridReport(out=out, total=4)],
-        methods=["scratch", "finetune"],
-        header={"command": "python -m benchmarks suite", "seeds": "0, 1", "machine": "test", "date": "today"},
-        reduced="2 seeds instead of 5",
-        note="",
-        throughput=throughput,
-        workers=2,
-    )
-    summary = json.loads((out / "summary.json").read_text())["envs"][0]["methods"]["finetune"]["estimates"]
-    ratio = summary["transfer_ratio"]["mean"]
-    assert "- command: `python -m benchmarks suite`" in text and "**reduced run**: 2 seeds instead of 5" in text
-    overview = text.split("## Transfer ratio against scratch")[1].split("## Jumpstart")[0]
-    assert "| CartPole |" in overview and f"{ratio:+.2f}" in overview
-    assert "**1.67×**" in text and "**met**" in text  # 666.7 / 400 ≥ 0.8 · 2
-    assert "## CartPole: CartPole-v1" in text and "| finetune | 2 |" in text
+    section = "\n".join(throughput.throughput_section(rows, 2))
+    assert "**1.67×**" in section and "**met**" in section  # 666.7 / 400 ≥ 0.8 · 2
     with pytest.raises(Exception, match=r'(?i)did you mean "cartpole-longpole"'):
-        suite.select_targets("cartpole-longpol")
+        select_targets(["cartpole-longpol"])

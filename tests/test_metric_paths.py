@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import suite_header
 
-from benchmarks import suite
+from benchmarks import suite_run
+from benchmarks.suite_targets import SuiteTarget
 from rltransfer import metrics
 from rltransfer.cli import main
-from rltransfer.experiments import GridReport, GridSpec, run_grid
+from rltransfer.experiments import GridSpec, run_grid
 
 TIME_TO_THRESHOLD, AUC = 777.0, 4242.0
 """What the replaced definitions return: no honest run gives either."""
@@ -66,18 +68,13 @@ def test_compare_report_diagnose_and_suite_share_one_definition(
     assert main(["diagnose", str(out)]) == 0
     assert all(calls[name] > before[name] for name in calls)  # diagnose summarises with the same functions
     capsys.readouterr()
-    target = suite.SuiteTarget(
-        name="CartPole", env_id="CartPole-v1", algo="ppo", teacher="tiny-ppo", steps=600, threshold=475, about="test"
-    )
-    text = suite.render(
-        targets=[target],
-        grids=[(spec, out)],
-        reports=[GridReport(out=out, total=2)],
-        methods=["scratch", "finetune"],
-        header={"command": "python -m benchmarks suite", "seeds": "0", "machine": "test", "date": "today"},
-        reduced="1 seed",
-        note="",
-        throughput=[],
-        workers=1,
-    )
+    target = SuiteTarget(
+        name="CartPole", env_id="CartPole-v1", algo="ppo", teacher="tiny-ppo", steps=600, threshold=475,
+        about="test", budget="test",
+    )  # fmt: skip
+    cells = [suite_run.BenefitCell(teacher="tiny-ppo", compatibility=1.0, spec=None, folder=out)]
+    result = suite_run.target_result(target, out, cells, steps=600, header=suite_header())
+    assert result["methods"]["finetune"]["per_seed"]["time_to_threshold"] == [TIME_TO_THRESHOLD]
+    assert result["methods"]["finetune"]["per_seed"]["auc"] == [AUC]
+    text = suite_run.render_target(result)
     assert "777" in text and "4242" in text.replace(",", ""), text

@@ -115,6 +115,12 @@ def test_time_to_threshold_over_seeds_is_censored_at_budget() -> None:
     assert math.isnan(never.mean) and never.reached == 0
 
 
+def test_estimate_round_trips_through_its_json_dict() -> None:
+    for estimate in (metrics.aggregate_time_to_threshold([100.0, math.nan, 300.0], budget=1000), metrics.aggregate([])):
+        again = metrics.Estimate.from_dict(estimate.to_dict())
+        assert again.to_dict() == estimate.to_dict() and again.reached == estimate.reached
+
+
 def test_compare_to_scratch() -> None:
     jump = metrics.compare_to_scratch([3.0, 5.0], [1.0, 1.0], kind="difference")
     assert jump.mean == pytest.approx(3.0)
