@@ -21,7 +21,7 @@ from rltransfer import metrics
 from rltransfer.errors import ConfigError
 from rltransfer.experiments import GridReport, GridSpec, run_grids
 from rltransfer.experiments.grid import read_grid_file
-from rltransfer.experiments.provenance import command_line, machine_description, now_utc
+from rltransfer.experiments.provenance import command_line, machine_description, now_utc, source_revision
 from rltransfer.experiments.summary import MethodSummary, collect_runs, format_estimate, summarize_folder
 from rltransfer.io import atomic_write_json, atomic_write_text
 from rltransfer.make import make_env
@@ -141,6 +141,7 @@ def run_target(
         "seeds": list(main.seeds),
         "benefit_seeds": list(range(benefit_seeds)),
         "machine": machine_description(),
+        "revision": source_revision(),
         "date": date,
         "wall_seconds": round(time.time() - started, 1),
         "recorded_run_seconds": round(recorded_run_seconds([folder for _, folder in grids]), 1),
@@ -270,6 +271,7 @@ def _header_lines(result: dict[str, Any]) -> list[str]:
         f"- command: `{header['command']}`",
         f"- seeds: {_seed_range(header['seeds'], 'method')}; benefit matrix "
         f"{_seed_range(header['benefit_seeds'], 'teacher')}",
+        f"- code: {header.get('revision', 'not recorded')}",
         f"- machine: {header['machine']}",
         f"- date: {header['date']}",
         f"- wall time: {wall}",

@@ -1,4 +1,4 @@
-"""Provenance of a results file: the command that ran, the machine it ran on and when.
+"""Provenance of a results file: the command that ran, the code, the machine it ran on and when.
 
 Every header (summary.md/json, the benchmark reports) takes these three facts from here, so the
 files agree on their format.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import subprocess
 import sys
 from datetime import datetime, timezone
 
@@ -26,6 +27,28 @@ def machine_description() -> str:
         f"{platform.platform()}, {platform.machine()} {platform.processor() or 'CPU'}, "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, torch {torch.__version__} (CPU)"
     )
+
+
+def source_revision() -> str:
+    """The git commit of the working directory's checkout, "+changes" when it has uncommitted ones.
+
+    So a results file built up over several invocations (one suite target at a time) says which code
+    made each part. "not a git checkout" where there is none.
+    """
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    return commit + ("+changes" if status else "")
 
 
 def now_utc() -> str:
