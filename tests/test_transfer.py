@@ -175,6 +175,24 @@ def test_python_api_feels_like_sb3(tiny_zoo: Path, tmp_path: Path) -> None:
     assert int(action) in (0, 1)
 
 
+def test_demonstrations_scale_with_the_run(tiny_zoo: Path) -> None:
+    """Demonstrations cost target env steps: at most demo_fraction of the run, at most demo_steps."""
+    model = TransferPPO(
+        "MlpPolicy",
+        gym.make("CartPole-v1"),
+        teacher=str(tiny_zoo / "tiny-ppo"),
+        transfer=TransferConfig(mode="instance", probe_episodes=1, demo_steps=2000, demo_fraction=0.1),
+        n_steps=64,
+        policy_kwargs=TINY_NET,
+        seed=0,
+    )
+    model.learn(total_timesteps=1500)
+    engine = model.transfer_engine
+    assert engine.demos is not None and engine.demos.env_steps == len(engine.demos.obs) == 150
+    engine.total_timesteps = 40_000
+    assert engine.demo_budget() == 2000, "demo_steps caps a long run"
+
+
 def test_weight_copy_through_permutation_and_scaling() -> None:
     """A student initialised through a mapping acts exactly as the teacher on mapped observations."""
     torch.manual_seed(0)

@@ -117,7 +117,10 @@ class TransferConfig:
     instance_ratio: float = 0.5
     """Off-policy: initial share of teacher transitions in each replay batch (RLPD's symmetric 50/50)."""
     demo_steps: int = 2000
-    """Teacher transitions collected in the target (MappedTeacher roll-outs) for instance transfer."""
+    """Most teacher transitions collected in the target (MappedTeacher roll-outs) for instance transfer."""
+    demo_fraction: float = 0.1
+    """...and at most this fraction of total_timesteps: every demonstration step is a target env step the
+    run pays for, so a short run gets fewer (a 5,000-step run spent 2,000 on demonstrations before)."""
     margin_loss: bool = True
     """DQN students in instance mode: DQfD's large-margin loss on the teacher's actions."""
     margin: float = 0.8
@@ -167,6 +170,7 @@ class TransferConfig:
             _check_range("distill_steps_ratio", self.distill_steps_ratio, 0.0, 10.0)
         _check_range("init_hold_fraction", self.init_hold_fraction, 0.0, 1.0)
         _check_range("instance_ratio", self.instance_ratio, 0.0, 1.0)
+        _check_range("demo_fraction", self.demo_fraction, 1e-6, 1.0)
         _check_range("margin", self.margin, 0.0, 100.0)
         _check_range("dapg_weight", self.dapg_weight, 0.0, 100.0)
         _check_range("tolerance", self.tolerance, 0.0, 1.0)

@@ -171,12 +171,16 @@ class TransferEngine:
                 model.learning_starts = starts + delta  # type: ignore[attr-defined]
         return delta
 
+    def demo_budget(self) -> int:
+        """Teacher steps to collect: demo_steps, at most demo_fraction of the run (at least 1)."""
+        return max(1, min(self.config.demo_steps, int(self.config.demo_fraction * self.total_timesteps)))
+
     def ensure_demonstrations(self, model: BaseAlgorithm, *, seed: int) -> Demonstrations:
         """Collect teacher transitions in the target once (and hand them to a MixedReplayBuffer)."""
         if self.demos is None:
             started = time.time()
             self.demos = collect_demonstrations(
-                self.targets.mapped, self.env_factory, steps=self.config.demo_steps, seed=seed + 20_000
+                self.targets.mapped, self.env_factory, steps=self.demo_budget(), seed=seed + 20_000
             )
             self.extra_env_steps += self.demos.env_steps
             buffer = getattr(model, "replay_buffer", None)
