@@ -65,6 +65,10 @@ class EntryNameError(ConfigError):
     """A zoo entry name that is not a plain folder name (empty, a path, or odd characters)."""
 
 
+class DatasetError(RLTransferError):
+    """A dataset of trajectories (Minari or transitions.npz) that is missing, malformed or filtered to nothing."""
+
+
 class OutputError(RLTransferError):
     """An output location that cannot be written (full disk, permissions, existing run)."""
 

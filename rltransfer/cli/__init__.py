@@ -16,7 +16,7 @@ from typing import NoReturn
 from rltransfer import __version__
 from rltransfer.errors import RLTransferError
 
-COMMAND_MODULES = ("envs", "zoo", "rank", "train", "compare", "report", "diagnose", "distill", "demo")
+COMMAND_MODULES = ("envs", "zoo", "rank", "train", "compare", "report", "diagnose", "distill", "data", "demo")
 """Modules of rltransfer.cli, each with register(subparsers) adding one subcommand."""
 
 
