@@ -198,6 +198,14 @@ def test_npz_round_trip_and_the_zoos_own_transitions(
     assert code == 0 and json.loads(out)["episodes"] == 8
 
 
+def test_relative_out_paths_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--out ds` from the current folder, as a user types it (Minari needs an absolute datasets root)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "export", "cartpole-ppo", "--env", CARTPOLE, "--out", "ds", "--zoo", str(ZOO)]) == 0
+    assert main(["data", "filter", "ds", "--out", "best", "--top", "1"]) == 0
+    assert (tmp_path / "best" / "data" / "metadata.json").is_file() and not list(tmp_path.glob(".*"))
+
+
 def test_show_summarises_a_dataset(permuted: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "data", "show", str(permuted))
     assert code == 0

@@ -294,6 +294,7 @@ def _write_minari(dataset: Dataset, folder: Path) -> None:
         )
         for index, episode in enumerate(dataset.episodes)
     ]
+    folder = folder.resolve()  # Minari resolves MINARI_DATASETS_PATH itself: a relative one fails
     root = folder / ".minari"
     with _minari_root(root), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module=r"minari(\.|$)")  # "X is set to None"
