@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import yaml
 from stable_baselines3.common.noise import NormalActionNoise
+from stable_baselines3.common.utils import LinearSchedule
 
 from rltransfer.errors import ConfigError, RecipeError, UnknownNameError
 from rltransfer.make import env_family
@@ -82,9 +83,33 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+"""Hyperparameters that take RL Zoo's linear schedule "lin_X": X at the start, annealed to 0 at the end."""
+
+
+def linear_start(name: str, value: Any) -> float | None:
+    """X of a "lin_X" value of a SCHEDULED hyperparameter (ConfigError when X is not a number); None otherwise."""
+    if name not in SCHEDULED or not isinstance(value, str) or not value.startswith("lin_"):
+        return None
+    try:
+        return float(value[len("lin_") :])
+    except ValueError:
+        raise ConfigError(
+            f'hyperparameter {name} "{value}" is not a linear schedule', fix=f"write e.g. {name}: lin_0.001"
+        ) from None
+
+
 def algo_kwargs(hyperparams: dict[str, Any], action_dim: int) -> dict[str, Any]:
-    """SB3 constructor kwargs from a hyperparams block (action_noise_std → NormalActionNoise)."""
+    """SB3 constructor kwargs from a hyperparams block.
+
+    action_noise_std → NormalActionNoise; "lin_X" (learning_rate, clip_range) → SB3's LinearSchedule from
+    X to 0 over the run, as RL Zoo reads it.
+    """
     kwargs = dict(hyperparams)
+    for name, value in hyperparams.items():
+        start = linear_start(name, value)
+        if start is not None:
+            kwargs[name] = LinearSchedule(start, 0.0, 1.0)
     noise_std = kwargs.pop("action_noise_std", None)
     if noise_std:
         kwargs["action_noise"] = NormalActionNoise(np.zeros(action_dim), float(noise_std) * np.ones(action_dim))
@@ -242,7 +267,8 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> None:
                     f"train_freq must be N or [N, step|episode], got {value!r}", fix="fix train_freq in --hyperparams"
                 )
             value = value[0]
-        _check_value("hyperparameter", name, value, rule)
+        start = linear_start(name, value)
+        _check_value("hyperparameter", name, value if start is None else start, rule)
 
 
 def check_policy_kwargs(policy_kwargs: dict[str, Any]) -> None:
