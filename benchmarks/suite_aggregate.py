@@ -285,7 +285,7 @@ def aggregate(root: Path, *, reps: int = REPS) -> list[Path]:
     header["not_normalisable"] = [r["target"]["name"] for r in results if r not in scored]
     matrices = {score: score_matrices(scored, methods, score) for score in SCORES}
     estimates = rliable_estimates(matrices, reps=reps)
-    plots = write_plots(estimates, root / "suite" / "plots", titles=SCORES)
+    plots = write_plots(estimates, root / "suite" / "plots", titles=SCORES, command=str(header["command"]))
     summary = {
         "format": FORMAT,
         "header": header,

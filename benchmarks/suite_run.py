@@ -203,6 +203,7 @@ def target_result(
     settings = resolve_settings(TrainConfig(env_id=target.env_id, algo=target.algo, total_timesteps=steps))
     return {
         "format": FORMAT,
+        "header": header,  # first: the command that regenerates the file opens it
         "target": {
             "name": target.name,
             "env_id": target.env_id,
@@ -215,7 +216,6 @@ def target_result(
             "budget": target.budget,
             "settings": settings,
         },
-        "header": header,
         "methods": {name: _method_entry(summary, scratch, steps) for name, summary in methods.items()},
         "benefit": {cell.teacher: _benefit_entry(cell, methods, scratch, target) for cell in cells},
     }
