@@ -15,7 +15,15 @@ from rltransfer.training import TrainConfig, read_episodes, train_student
 pytestmark = pytest.mark.slow
 
 FAST = {"probe_episodes": 3, "demo_steps": 500}
-PPO = {"n_steps": 64, "batch_size": 128, "n_epochs": 10, "learning_rate": 0.001, "gamma": 0.98, "gae_lambda": 0.8}
+PPO = {
+    "n_steps": 64,
+    "batch_size": 128,
+    "n_epochs": 10,
+    "learning_rate": 0.001,
+    "gamma": 0.98,
+    "gae_lambda": 0.8,
+    "clip_range": 0.2,
+}
 
 
 @pytest.fixture(scope="session")
