@@ -24,7 +24,7 @@ from rltransfer.training import (
     run_folder_state,
     train_student,
 )
-from rltransfer.zoo import resolve_teacher_dir
+from rltransfer.transfer.teacher import check_teacher
 from rltransfer.zoo.hyperparams import load_hyperparams_file
 
 MODE_TO_METHOD = {"auto": "auto", "representation": "representation", "instance": "instance", "none": "scratch"}
@@ -147,8 +147,8 @@ def _check_out(out: Path, args: argparse.Namespace) -> str:
 
 def _train(args: argparse.Namespace) -> int:
     config = build_config(args)
-    if config.teacher and config.teacher != "auto":
-        resolve_teacher_dir(config.teacher, config.zoo)
+    if config.teacher:
+        check_teacher(config.teacher, config.zoo, methods=(config.method,))
     check_target(config)
     out = Path(args.out)
     _check_out(out, args)

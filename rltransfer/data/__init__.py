@@ -2,39 +2,37 @@
 
 `episodes` holds the Episode type and the recorder every rollout goes through, `store` reads and writes
 datasets (Minari, locally; the zoo's `transitions.npz`), `curate` records a mapped teacher in a target,
-filters episodes and relabels actions. `rltransfer data export|filter|show` are these functions.
+filters episodes and relabels actions. `rltransfer data export|filter|show` are these functions. Names
+load on first use, so `rltransfer.transfer` can read datasets without importing `curate` (which uses it).
 """
 
-from rltransfer.data.curate import DEFAULT_EPISODES, EpisodeFilter, filter_dataset, record_teacher, relabel, summary
-from rltransfer.data.episodes import Episode, EpisodeRecorder, episodes_from_rows, episodes_to_rows
-from rltransfer.data.store import (
-    FORMATS,
-    METADATA_KEY,
-    Dataset,
-    check_dataset_id,
-    datasets_root,
-    default_dataset_id,
-    read_dataset,
-    write_dataset,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_EPISODES",
-    "FORMATS",
-    "METADATA_KEY",
-    "Dataset",
-    "Episode",
-    "EpisodeFilter",
-    "EpisodeRecorder",
-    "check_dataset_id",
-    "datasets_root",
-    "default_dataset_id",
-    "episodes_from_rows",
-    "episodes_to_rows",
-    "filter_dataset",
-    "read_dataset",
-    "record_teacher",
-    "relabel",
-    "summary",
-    "write_dataset",
-]
+from rltransfer.registry import lazy_exports
+
+_EXPORTS = {
+    "DEFAULT_EPISODES": "curate",
+    "EpisodeFilter": "curate",
+    "filter_dataset": "curate",
+    "record_teacher": "curate",
+    "relabel": "curate",
+    "summary": "curate",
+    "Episode": "episodes",
+    "EpisodeRecorder": "episodes",
+    "episodes_from_rows": "episodes",
+    "episodes_to_rows": "episodes",
+    "FORMATS": "store",
+    "METADATA_KEY": "store",
+    "Dataset": "store",
+    "check_dataset_id": "store",
+    "datasets_root": "store",
+    "default_dataset_id": "store",
+    "find_dataset": "store",
+    "read_dataset": "store",
+    "write_dataset": "store",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -110,8 +110,8 @@ def _resolve_counted(
 
 def _teacher_block(resolved: ResolvedTeacher, student_dim: int, search_steps: int) -> dict[str, Any]:
     """The provenance of a teacher through its mapping: name, card checksums, mapping and its cost."""
-    card, mapping = resolved.teacher.card, resolved.mapping
-    card_path = resolved.teacher.path / CARD_FILE
+    teacher, mapping = resolved.policy("data export"), resolved.mapping
+    card, card_path = teacher.card, teacher.path / CARD_FILE
     return {
         "name": card.name,
         "algo": card.algo,
@@ -151,7 +151,7 @@ def record_teacher(
     resolved, search_steps = _resolve_counted(teacher, lambda: make_env(env_id, env_kwargs), zoo=zoo, seed=seed)
     env = make_env(env_id, env_kwargs)
     recorder = EpisodeRecorder(env)
-    act = MappedTeacher(resolved.teacher, resolved.mapping, env.action_space).act_one
+    act = MappedTeacher(resolved.policy("data export"), resolved.mapping, env.action_space).act_one
     try:
         if steps is None:
             evaluate(recorder, act, episodes=episodes or DEFAULT_EPISODES, seed=seed)
@@ -169,8 +169,8 @@ def record_teacher(
     metadata = {
         "kind": "teacher rollouts",
         "rltransfer_version": rltransfer.__version__,
-        "algorithm": f"{resolved.teacher.card.algo} teacher {resolved.teacher.name} (greedy, mapped)",
-        "description": f"{resolved.teacher.name} recorded on {env_id} ({block['mapping_summary']}), seed {seed}, "
+        "algorithm": f"{block['algo']} teacher {resolved.name} (greedy, mapped)",
+        "description": f"{resolved.name} recorded on {env_id} ({block['mapping_summary']}), seed {seed}, "
         "with the target's own rewards",
         "teacher": block,
         "env_id": env_id,
@@ -219,12 +219,12 @@ def relabel(dataset: Dataset, teacher: str, *, zoo: str | os.PathLike[str] | Non
     resolved, search_steps = _resolve_counted(
         teacher, lambda: _dataset_env(dataset.env_spec, where), zoo=zoo, seed=seed
     )
-    mapped = MappedTeacher(resolved.teacher, resolved.mapping, dataset.action_space)
+    mapped = MappedTeacher(resolved.policy("data filter --relabel"), resolved.mapping, dataset.action_space)
     try:
         episodes = tuple(episode.with_actions(mapped.act(episode.observations[:-1])) for episode in dataset.episodes)
     except (ValueError, IndexError) as exc:
         raise DatasetError(
-            f"teacher {resolved.teacher.name} cannot act on the observations of {where} ({exc})",
+            f"teacher {resolved.name} cannot act on the observations of {where} ({exc})",
             fix="relabel with a teacher whose mapping fits the dataset's observation space",
         ) from exc
     block = _teacher_block(resolved, SpaceSignature.of(dataset.observation_space).dim, search_steps)

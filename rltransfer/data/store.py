@@ -133,6 +133,25 @@ def read_dataset(source: str | os.PathLike[str], *, root: str | os.PathLike[str]
     )
 
 
+def find_dataset(source: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Dataset | None:
+    """The dataset `source` names (as read_dataset reads it), or None when it names none, e.g. a teacher folder.
+
+    A folder with a teacher's card.json is a teacher, not its transitions.npz; an id counts only when it is
+    under `datasets_root(root)`.
+    """
+    path = Path(source)
+    if path.exists():
+        markers = ("data/" + _MINARI_METADATA, _MINARI_METADATA, TRANSITIONS_FILE)
+        if path.is_dir() and ((path / CARD_FILE).is_file() or not any((path / m).is_file() for m in markers)):
+            return None
+        if path.is_file() and path.suffix != ".npz" and path.name != _MINARI_METADATA:
+            return None
+        return read_dataset(path)
+    if _DATASET_ID.fullmatch(str(source)) and (datasets_root(root) / str(source) / "data" / _MINARI_METADATA).is_file():
+        return read_dataset(source, root=root)
+    return None
+
+
 def _minari() -> Any:
     """The `minari` module (an optional dependency: only datasets need it), or one line saying how to get it."""
     try:

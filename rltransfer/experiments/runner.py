@@ -35,7 +35,7 @@ from rltransfer.make import check_env_id
 from rltransfer.policies import algo_class
 from rltransfer.training import check_target_env, is_finished, read_config, read_error
 from rltransfer.transfer.methods import METHODS
-from rltransfer.zoo import resolve_teacher_dir
+from rltransfer.transfer.teacher import check_teacher
 
 CURVES_PNG = "learning_curves.png"
 
@@ -72,8 +72,8 @@ def validate(spec: GridSpec) -> None:
     algo_class(spec.algo)
     for env_id in spec.env_ids:
         check_target_env(env_id, spec.env_kwargs, algo=spec.algo)
-    if spec.teacher and spec.teacher != "auto" and any(METHODS[m].needs_teacher for m in spec.methods):
-        resolve_teacher_dir(spec.teacher, spec.zoo)
+    if spec.teacher and any(METHODS[m].needs_teacher for m in spec.methods):
+        check_teacher(spec.teacher, spec.zoo, methods=tuple(spec.methods))
 
 
 def check_reuse(runs: list[RunSpec]) -> None:

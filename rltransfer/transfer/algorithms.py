@@ -23,6 +23,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, Conve
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.type_aliases import MaybeCallback
 
+from rltransfer.data.store import Dataset
 from rltransfer.errors import ConfigError
 from rltransfer.mapping import Mapping
 from rltransfer.registry import lookup
@@ -59,7 +60,7 @@ class TransferMixin:
         policy: Any,
         env: Any,
         *,
-        teacher: str | Teacher,
+        teacher: str | Teacher | Dataset,
         transfer: TransferConfig | None = None,
         mapping: Mapping | dict[str, Any] | None = None,
         zoo: str | None = None,

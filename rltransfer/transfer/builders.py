@@ -85,37 +85,39 @@ def build_finetune(context: MethodContext) -> StudentSetup:
     """Plain SB3 starting from the teacher's weights (copied through the mapping where shapes allow)."""
     resolved = _resolve(context)
     model = _plain(context, context.vec_env)
-    report = copy_teacher_weights(resolved.teacher.policy, model.policy, resolved.mapping)
+    report = copy_teacher_weights(resolved.policy("method finetune").policy, model.policy, resolved.mapping)
     append_json_line(
         context.decisions_path,
         {"step": 0, "mode": "finetune", "weight": 0.0, "reason": f"{resolved.how}; {report.describe()}"},
     )
-    return StudentSetup(model, context.vec_env, teacher=resolved.teacher.name)
+    return StudentSetup(model, context.vec_env, teacher=resolved.name)
 
 
 def build_transfer(context: MethodContext) -> StudentSetup:
     """The SB3 subclass with the transfer controller, run with the config's TransferConfig."""
     resolved = _resolve(context)
+    if resolved.teacher is None and context.config.transfer_config.mode not in (Mode.INSTANCE, Mode.AUTO, Mode.NONE):
+        resolved.policy(f"method {context.config.method}")
     cls = transfer_algorithm(context.config.algo)
     model = cls(  # type: ignore[call-arg]
         "MlpPolicy",
         context.vec_env,
-        teacher=resolved.teacher,
-        mapping=resolved.mapping,
+        teacher=resolved.teacher or resolved.dataset,
+        mapping=resolved.mapping if resolved.teacher is not None else None,
         transfer=context.config.transfer_config,
         env_factory=context.env_factory,
         decisions_path=context.decisions_path,
         **context.model_kwargs,
     )
     controller = model.transfer_controller  # type: ignore[attr-defined]
-    return StudentSetup(model, context.vec_env, stateful={"controller": controller}, teacher=resolved.teacher.name)
+    return StudentSetup(model, context.vec_env, stateful={"controller": controller}, teacher=resolved.name)
 
 
 def build_jsrl(context: MethodContext) -> StudentSetup:
     """Jump-start RL: the mapped teacher rolls in for h steps per episode, h shrinking on a curriculum."""
     resolved = _resolve(context)
     transfer = context.config.transfer_config
-    guide = MappedTeacher(resolved.teacher, resolved.mapping, context.vec_env.action_space)
+    guide = MappedTeacher(resolved.policy("method jsrl"), resolved.mapping, context.vec_env.action_space)
     probe = context.env_factory()
     try:
         zero_shot = evaluate(
@@ -138,4 +140,4 @@ def build_jsrl(context: MethodContext) -> StudentSetup:
         decisions_path=context.decisions_path,
     )
     model = _plain(context, wrapper)
-    return StudentSetup(model, wrapper, [callback], stateful={"jsrl": callback}, teacher=resolved.teacher.name)
+    return StudentSetup(model, wrapper, [callback], stateful={"jsrl": callback}, teacher=resolved.name)

@@ -125,6 +125,9 @@ class TransferConfig:
     """DQN students in instance mode: DQfD's large-margin loss on the teacher's actions."""
     margin: float = 0.8
     """DQfD margin l(a_E, a) for a != a_E."""
+    instance_pretrain: bool = True
+    """Instance mode entered before the first RL update: fit the student's policy to the demonstrations'
+    actions and its critic to their returns first (rltransfer.transfer.offline)."""
     dapg_weight: float = 0.1
     """On-policy instance mode: initial weight λ0 of the demonstration log-likelihood term (DAPG)."""
     probe_episodes: int = 5

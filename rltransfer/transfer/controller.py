@@ -5,7 +5,8 @@ then every window it reads the signals — student's recent return, teacher–st
 distillation loss on the student's recent states, learning progress — and decides:
 
 - start: representation when the teacher is clearly better than random and the mapping is trusted;
-  instance when the mapping's confidence is low; none when the teacher is not better than random.
+  instance when the mapping's confidence is low or the teacher is only data (a dataset is never
+  distilled); none when the teacher is not better than random.
 - representation → instance when the distillation loss has stalled for `patience` windows while
   agreement stays below target (the teacher's actions do not fit the student's network; replaying
   what it does in the target still carries its returns).
@@ -37,6 +38,7 @@ from rltransfer.rollouts import evaluate, random_act, recording
 from rltransfer.transfer.config import MODE_CODES, Mode
 from rltransfer.transfer.engine import TransferEngine
 from rltransfer.transfer.initialise import distil_initialise
+from rltransfer.transfer.offline import pretrain_on_demonstrations
 
 PROBE_MAX_STEPS = 10_000
 """Safety cap on one probe episode (envs without a time limit)."""
@@ -152,18 +154,29 @@ class TransferController(BaseCallback):
 
     # ------------------------------------------------------------------------ decisions
     def _probe(self) -> None:
+        """Zero-shot returns of the mapped teacher and of a random policy in the target.
+
+        A dataset teacher's return is the mean of its whole episodes, which costs no env step (its
+        recording is counted when its transitions are used); the random probe runs as for any teacher.
+        """
         started = time.time()
         env = self.engine.env_factory()
         try:
-            mapped = self.engine.targets.mapped
             states: list[np.ndarray] = []
-            teacher = evaluate(
-                env,
-                recording(mapped.act_one, states),
-                episodes=self.config.probe_episodes,
-                seed=self.seed + 30_000,
-                max_steps=PROBE_MAX_STEPS,
-            )
+            dataset = self.engine.resolved.dataset
+            if dataset is not None:
+                whole = [e.episode_return for e in dataset.episodes if e.terminations[-1] or e.truncations[-1]]
+                self.teacher_return = float(np.mean(whole or dataset.returns))
+                teacher_steps = 0
+            else:
+                teacher = evaluate(
+                    env,
+                    recording(self.engine.targets.mapped.act_one, states),
+                    episodes=self.config.probe_episodes,
+                    seed=self.seed + 30_000,
+                    max_steps=PROBE_MAX_STEPS,
+                )
+                self.teacher_return, teacher_steps = teacher.mean, teacher.env_steps
             env.action_space.seed(self.seed)
             randomly = evaluate(
                 env,
@@ -174,9 +187,9 @@ class TransferController(BaseCallback):
             )
         finally:
             env.close()
-        self.teacher_return, self.random_return = teacher.mean, randomly.mean
+        self.random_return = randomly.mean
         self.teacher_states = np.asarray(states, dtype=np.float32)
-        self.engine.extra_env_steps += teacher.env_steps + randomly.env_steps
+        self.engine.extra_env_steps += teacher_steps + randomly.env_steps
         self.engine.setup_seconds += time.time() - started
 
     def _spread(self) -> float:
@@ -198,6 +211,10 @@ class TransferController(BaseCallback):
             if not self._teacher_useful():
                 self.off_reason = "guard"
                 self._decide(Mode.NONE, f"negative-transfer guard: {probes} — the teacher is not clearly better")
+                return
+            if not self.engine.has_policy:
+                how = self.engine.resolved.how
+                self._enter(Mode.INSTANCE, f"{probes}; the teacher is only data → replay its transitions; {how}")
                 return
             if confidence < self.config.min_confidence:
                 self._enter(Mode.INSTANCE, f"{probes}; mapping confidence {confidence:.2f} is low → replay its data")
@@ -225,8 +242,14 @@ class TransferController(BaseCallback):
         if mode == Mode.INSTANCE:
             demos = self.engine.ensure_demonstrations(self.model, seed=self.seed)
             self.instance_start = self.num_timesteps
-            mean = float(np.mean(demos.episode_returns)) if demos.episode_returns else math.nan
-            extra += f"; {len(demos)} teacher transitions collected in the target (episode return {mean:.1f})"
+            source = "read from the dataset" if self.engine.resolved.dataset is not None else "collected in the target"
+            whole = demos.episode_returns
+            ended = f"episode return {float(np.mean(whole)):.1f}" if whole else "no episode ended within them"
+            extra += f"; {len(demos)} teacher transitions {source} ({ended})"
+            if self.config.instance_pretrain and self.num_timesteps == 0:
+                started = time.time()
+                extra += f"; {pretrain_on_demonstrations(self.model, self.engine, seed=self.seed)}"
+                self.engine.setup_seconds += time.time() - started
             if self.started:
                 self.engine.charge(self.model)
         self._decide(mode, reason + extra, signals)
@@ -373,7 +396,7 @@ class TransferController(BaseCallback):
                 )
         elif self.mode == Mode.INSTANCE:
             flat = bool(returns) and max(returns[1:]) <= returns[0]
-            if flat and Mode.REPRESENTATION not in self.tried:
+            if flat and Mode.REPRESENTATION not in self.tried and self.engine.has_policy:
                 return Mode.REPRESENTATION, f"no return progress over {patience} windows with instance transfer"
         elif (
             self.off_reason == "caught_up"
@@ -381,7 +404,8 @@ class TransferController(BaseCallback):
             and student < self.teacher_return - 0.5 * self._spread()
         ):
             self.off_reason = ""
-            return Mode.REPRESENTATION, (
-                f"student return {student:.1f} fell far below the teacher's {self.teacher_return:.1f} → distil again"
+            mode, verb = (Mode.REPRESENTATION, "distil") if self.engine.has_policy else (Mode.INSTANCE, "replay")
+            return mode, (
+                f"student return {student:.1f} fell far below the teacher's {self.teacher_return:.1f} → {verb} again"
             )
         return self.mode, ""

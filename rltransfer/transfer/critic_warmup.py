@@ -108,7 +108,10 @@ class _Critic:
             self.what = "Q-network"
             self.lam = 1.0
             self.actions = torch.as_tensor(data.actions, dtype=torch.long).reshape(-1, 1)
-            self.teacher_probs = engine.targets(self.obs).probs
+            if engine.has_policy:
+                self.teacher_probs = engine.targets(self.obs).probs
+            else:  # a dataset's recorded actions are its teacher's
+                self.teacher_probs = F.one_hot(self.actions.squeeze(1), int(model.action_space.n)).float()  # type: ignore[attr-defined]
             self.parameters = list(model.q_net.parameters())  # type: ignore[attr-defined]
         else:
             self.what = "critics"

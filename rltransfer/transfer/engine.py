@@ -31,7 +31,12 @@ from stable_baselines3.dqn.policies import DQNPolicy
 
 from rltransfer.policies import hidden_widths
 from rltransfer.transfer.config import Mode, TransferConfig
-from rltransfer.transfer.instance import Demonstrations, MixedReplayBuffer, collect_demonstrations
+from rltransfer.transfer.instance import (
+    Demonstrations,
+    MixedReplayBuffer,
+    collect_demonstrations,
+    dataset_demonstrations,
+)
 from rltransfer.transfer.losses import (
     HiddenMatcher,
     agreement,
@@ -65,13 +70,15 @@ class TransferEngine:
         self.resolved = resolved
         self.env_factory = env_factory
         self.kind = algorithm_kind(model)
-        self.targets = TeacherTargets(
-            resolved.teacher,
-            resolved.mapping,
-            model.action_space,
-            temperature=config.temperature,
-            greedy=self.kind == "q_network",
-        )
+        self._targets: TeacherTargets | None = None
+        if resolved.teacher is not None:
+            self._targets = TeacherTargets(
+                resolved.teacher,
+                resolved.mapping,
+                model.action_space,
+                temperature=config.temperature,
+                greedy=self.kind == "q_network",
+            )
         self.mode: Mode = Mode.NONE
         self.weight = 0.0
         self.instance_weight = 0.0
@@ -101,10 +108,23 @@ class TransferEngine:
         self.step_seconds = 0.0
         self.matcher: HiddenMatcher | None = None
         self.matcher_optimizer: torch.optim.Optimizer | None = None
-        if config.hidden_matching:
+        if config.hidden_matching and self.has_policy:
             self.matcher = HiddenMatcher(hidden_widths(model.policy), self.targets.hidden_widths())
             if self.matcher.stages:
                 self.matcher_optimizer = torch.optim.Adam(self.matcher.parameters(), lr=1e-3)
+
+    @property
+    def has_policy(self) -> bool:
+        """Whether the teacher is a policy (False for a teacher that is only data: instance transfer only)."""
+        return self._targets is not None
+
+    @property
+    def targets(self) -> TeacherTargets:
+        """The policy teacher's batched outputs; ConfigError for a teacher that is only data."""
+        if self._targets is None:
+            self.resolved.policy("representation transfer")
+        assert self._targets is not None
+        return self._targets
 
     # ----------------------------------------------------------------------------------- setup
     def initialize_student(self, model: BaseAlgorithm) -> WeightCopyReport:
@@ -114,7 +134,7 @@ class TransferEngine:
         holds, the student acts with that actor during SB3's warm-up instead of uniformly at random, so
         the first learning_starts steps of replay hold the transferred behaviour.
         """
-        report = copy_teacher_weights(self.resolved.teacher.policy, model.policy, self.resolved.mapping)
+        report = copy_teacher_weights(self.resolved.policy("a weight copy").policy, model.policy, self.resolved.mapping)
         whole_actor = any(p.startswith("actor trunk") for p in report.copied) and any(
             p.startswith("output head") for p in report.copied
         )
@@ -176,12 +196,22 @@ class TransferEngine:
         return max(1, min(self.config.demo_steps, int(self.config.demo_fraction * self.total_timesteps)))
 
     def ensure_demonstrations(self, model: BaseAlgorithm, *, seed: int) -> Demonstrations:
-        """Collect teacher transitions in the target once (and hand them to a MixedReplayBuffer)."""
+        """Collect teacher transitions in the target once (and hand them to a MixedReplayBuffer).
+
+        A dataset teacher's transitions are read from it instead, up to the same budget; they count as
+        target env steps when the dataset was recorded in the target.
+        """
         if self.demos is None:
             started = time.time()
-            self.demos = collect_demonstrations(
-                self.targets.mapped, self.env_factory, steps=self.demo_budget(), seed=seed + 20_000
-            )
+            dataset = self.resolved.dataset
+            if dataset is not None:
+                self.demos = dataset_demonstrations(
+                    dataset, steps=self.demo_budget(), in_target=self.resolved.dataset_in_target
+                )
+            else:
+                self.demos = collect_demonstrations(
+                    self.targets.mapped, self.env_factory, steps=self.demo_budget(), seed=seed + 20_000
+                )
             self.extra_env_steps += self.demos.env_steps
             buffer = getattr(model, "replay_buffer", None)
             if isinstance(buffer, MixedReplayBuffer):
@@ -335,8 +365,8 @@ class TransferEngine:
 
     @torch.no_grad()
     def compare(self, model: BaseAlgorithm, states: np.ndarray) -> tuple[float, float]:
-        """(agreement, distillation loss) of student vs teacher on `states` (NaN, NaN when empty)."""
-        if len(states) == 0:
+        """(agreement, distillation loss) of student vs teacher on `states` (NaN, NaN when empty or only data)."""
+        if len(states) == 0 or not self.has_policy:
             return math.nan, math.nan
         tensor = torch.as_tensor(states, dtype=torch.float32)
         teacher = self.targets(tensor)

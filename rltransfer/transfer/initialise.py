@@ -94,7 +94,7 @@ def distil_initialise(
             student_rolls.append(roll)
             return roll.transitions.obs.reshape(round_steps, -1), round_steps
 
-        fit = _ActorFit(model, engine, seed=seed)
+        fit = ActorFit(model, engine, seed=seed)
         rounds = dagger(
             collect,
             fit,
@@ -180,7 +180,7 @@ def _take(output: TeacherOutput, index: torch.Tensor) -> TeacherOutput:
     )
 
 
-class _ActorFit:
+class ActorFit:
     """Supervised fit of the student's acting network (and hidden projections) to the teacher's outputs."""
 
     def __init__(self, model: BaseAlgorithm, engine: TransferEngine, *, seed: int) -> None:
@@ -193,7 +193,9 @@ class _ActorFit:
         self.generator = torch.Generator().manual_seed(seed)
 
     def loss(self, states: torch.Tensor, teacher: TeacherOutput, stage: int) -> torch.Tensor:
-        policy, config, matcher = self.model.policy, self.config, self.engine.matcher
+        """Distillation (+ hidden matching at `stage`, + DQfD's margin for DQN) towards `teacher` on `states`."""
+        policy, config = self.model.policy, self.config
+        matcher = self.engine.matcher if teacher.hidden else None
         student = student_output(policy, states, temperature=config.temperature)
         loss = policy_distillation_loss(policy, student, teacher)
         if matcher is not None and stage < matcher.stages:
@@ -203,10 +205,15 @@ class _ActorFit:
         return loss
 
     def __call__(self, states: np.ndarray) -> float:
-        """`init_updates` minibatch steps; each hidden pair gets its share of them, lowest first."""
+        """`init_updates` minibatch steps on the teacher's outputs; the distillation loss after them."""
         tensor = torch.as_tensor(states, dtype=torch.float32)
         matcher = self.engine.matcher
-        teacher = self.engine.targets(tensor, with_hidden=matcher is not None and matcher.stages > 0)
+        self.fit(tensor, self.engine.targets(tensor, with_hidden=matcher is not None and matcher.stages > 0))
+        return self.engine.compare(self.model, states)[1]
+
+    def fit(self, tensor: torch.Tensor, teacher: TeacherOutput) -> None:
+        """`init_updates` minibatch steps towards `teacher`; hidden pairs (if given) get their share, lowest first."""
+        matcher = self.engine.matcher if teacher.hidden else None
         updates = self.config.init_updates
         chunk = max(1, updates // ((matcher.stages if matcher is not None else 0) + 1))
         for step in range(updates):
@@ -216,7 +223,6 @@ class _ActorFit:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.parameters, 10.0)
             self.optimizer.step()
-        return self.engine.compare(self.model, states)[1]
 
 
 def _keep_in_replay(model: BaseAlgorithm, roll: Rollout) -> int:

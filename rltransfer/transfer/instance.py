@@ -19,8 +19,9 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
+from rltransfer.data.store import Dataset
 from rltransfer.mapping import MappedTeacher
-from rltransfer.rollouts import rollout
+from rltransfer.rollouts import Rollout, Transitions, rollout
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Demonstrations:
         terminated: (n,) true terminations (time-limit truncations are not terminal).
         episode_returns: Returns of the episodes that finished during collection.
         env_steps: Target env steps spent.
+        episodes: Per episode, its rewards and whether the env ended it (the last may be cut off).
     """
 
     obs: np.ndarray
@@ -44,9 +46,15 @@ class Demonstrations:
     terminated: np.ndarray
     episode_returns: list[float]
     env_steps: int
+    episodes: tuple[tuple[np.ndarray, bool], ...] = ()
 
     def __len__(self) -> int:
         return len(self.obs)
+
+    def as_rollout(self) -> Rollout:
+        """The transitions as a Rollout (the critic warm-up's input)."""
+        transitions = Transitions(self.obs, self.actions, self.rewards, self.next_obs, self.terminated)
+        return Rollout(transitions, self.episodes, list(self.episode_returns))
 
 
 def collect_demonstrations(
@@ -67,6 +75,44 @@ def collect_demonstrations(
         terminated=arrays["terminated"].astype(np.float32),
         episode_returns=run.episode_returns,
         env_steps=steps,
+        episodes=run.episodes,
+    )
+
+
+def dataset_demonstrations(dataset: Dataset, *, steps: int, in_target: bool) -> Demonstrations:
+    """The first `steps` transitions of a dataset's episodes, in recorded order, as Demonstrations.
+
+    Their env steps count (env_steps) only when the dataset was recorded in the target; the returns are
+    those of the episodes used whole.
+    """
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in ("obs", "actions", "rewards", "next_obs", "terminated")}
+    returns: list[float] = []
+    episodes: list[tuple[np.ndarray, bool]] = []
+    used = 0
+    for episode in dataset.episodes:
+        take = min(len(episode), steps - used)
+        if take <= 0:
+            break
+        parts["obs"].append(episode.observations[:take])
+        parts["next_obs"].append(episode.observations[1 : take + 1])
+        parts["actions"].append(episode.actions[:take])
+        parts["rewards"].append(episode.rewards[:take])
+        parts["terminated"].append(episode.terminations[:take])
+        whole = take == len(episode)
+        if whole:
+            returns.append(episode.episode_return)
+        episodes.append((episode.rewards[:take], whole and bool(episode.terminations[-1] or episode.truncations[-1])))
+        used += take
+    arrays = {key: np.concatenate(values) for key, values in parts.items()}
+    return Demonstrations(
+        obs=arrays["obs"].astype(np.float32),
+        actions=arrays["actions"],
+        rewards=arrays["rewards"].astype(np.float32),
+        next_obs=arrays["next_obs"].astype(np.float32),
+        terminated=arrays["terminated"].astype(np.float32),
+        episode_returns=returns,
+        env_steps=used if in_target else 0,
+        episodes=tuple(episodes),
     )
 
 

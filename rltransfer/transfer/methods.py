@@ -28,6 +28,7 @@ class Method:
         mode: Transfer mode it runs the controller in (the `mode` default of its TransferConfig).
         transfer_defaults: Other TransferConfig defaults of the method; the user's options override them.
         needs_teacher: Whether the method needs a teacher (all but scratch).
+        takes_dataset: Whether its teacher may be only data (a dataset): instance and auto.
     """
 
     name: str
@@ -36,6 +37,7 @@ class Method:
     mode: Mode = Mode.NONE
     transfer_defaults: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     needs_teacher: bool = True
+    takes_dataset: bool = False
 
     def defaults(self) -> dict[str, Any]:
         """The TransferConfig options this method starts from, before the user's."""
@@ -87,6 +89,7 @@ METHODS: dict[str, Method] = {
             "teacher trajectories replayed into the student's updates",
             f"{_BUILDERS}:build_transfer",
             mode=Mode.INSTANCE,
+            takes_dataset=True,
         ),
         Method(
             "representation",
@@ -99,6 +102,7 @@ METHODS: dict[str, Method] = {
             "the transfer controller chooses among representation, instance and none",
             f"{_BUILDERS}:build_transfer",
             mode=Mode.AUTO,
+            takes_dataset=True,
         ),
     )
 }

@@ -2,7 +2,8 @@
 
 Every transfer mode acts through the Mapping (student obs → teacher obs, teacher action → student
 action), so permuted, rescaled or reversed targets are handled in one place. Teacher forward passes
-are batched torch calls on many student states at once.
+are batched torch calls on many student states at once. A teacher may also be only data: a dataset
+(Minari folder or id, transitions.npz) in the student's own spaces, which only instance transfer uses.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import numpy as np
 import torch
 
 from rltransfer import selection
-from rltransfer.errors import IncompatibleSpacesError
+from rltransfer.data.store import Dataset, find_dataset
+from rltransfer.errors import ConfigError, IncompatibleSpacesError
 from rltransfer.mapping import MappedTeacher, Mapping
 from rltransfer.policies import anatomy, hidden_features, hidden_widths
 from rltransfer.spaces import SpaceSignature
-from rltransfer.zoo import Teacher, load_teacher
+from rltransfer.transfer.methods import METHODS
+from rltransfer.zoo import Teacher, list_teacher_names, load_teacher, resolve_teacher_dir
 
 
 @dataclass(frozen=True)
@@ -27,14 +30,36 @@ class ResolvedTeacher:
     """A loaded teacher, the mapping to the student's spaces and how they were obtained.
 
     Attributes:
-        teacher: The loaded teacher.
-        mapping: Teacher ↔ student mapping.
+        teacher: The loaded policy teacher; None for a teacher that is only data.
+        mapping: Teacher ↔ student mapping (identity for a dataset, which is in the student's spaces).
         how: One line on how teacher and mapping were chosen (logged in decisions.jsonl).
+        dataset: The dataset of a teacher that is only data.
+        dataset_in_target: Whether the dataset was recorded in the target env itself (same id and
+            kwargs): then its env steps are target env steps and count against the method.
     """
 
-    teacher: Teacher
+    teacher: Teacher | None
     mapping: Mapping
     how: str
+    dataset: Dataset | None = None
+    dataset_in_target: bool = False
+
+    @property
+    def name(self) -> str:
+        """The teacher's zoo name, or the dataset's id."""
+        if self.teacher is not None:
+            return self.teacher.name
+        assert self.dataset is not None
+        return self.dataset.dataset_id
+
+    def policy(self, method: str) -> Teacher:
+        """The policy teacher `method` needs; ConfigError for a teacher that is only data."""
+        if self.teacher is None:
+            raise ConfigError(
+                f'teacher "{self.name}" is a dataset, and {method} needs a policy to act or be distilled',
+                fix="use --method instance or auto with a dataset, or give a zoo teacher",
+            )
+        return self.teacher
 
 
 def _spaces_match(teacher: Teacher, observation_space: gym.Space[Any], action_space: gym.Space[Any]) -> bool:
@@ -48,21 +73,88 @@ def _find_mapping(teacher: Teacher, env: gym.Env[Any, Any], *, seed: int) -> Map
     return mapping
 
 
+def teacher_dataset(teacher: str | Teacher | Dataset, zoo: str | None = None) -> Dataset | None:
+    """The dataset `teacher` names (a path or an id under $MINARI_DATASETS_PATH), None for a policy teacher.
+
+    A zoo teacher's name wins over a dataset id of the same name.
+    """
+    if isinstance(teacher, Dataset):
+        return teacher
+    if isinstance(teacher, Teacher) or teacher == "auto" or teacher in list_teacher_names(zoo):
+        return None
+    return find_dataset(teacher)
+
+
+def check_teacher(teacher: str, zoo: str | None = None, *, methods: tuple[str, ...] = ()) -> None:
+    """Fail early, with one line, on a teacher that is not there, or a dataset for a method that needs a policy.
+
+    `teacher` may name a zoo teacher, a teacher folder or a dataset.
+    """
+    if teacher == "auto":
+        return
+    dataset = teacher_dataset(teacher, zoo)
+    if dataset is None:
+        resolve_teacher_dir(teacher, zoo)
+        return
+    needs_policy = [name for name in methods if METHODS[name].needs_teacher and not METHODS[name].takes_dataset]
+    if needs_policy:
+        raise ConfigError(
+            f'teacher "{teacher}" is a dataset, and method {", ".join(needs_policy)} needs a policy to act or be '
+            "distilled",
+            fix="use --method instance or auto with a dataset, or give a zoo teacher",
+        )
+
+
+def _resolve_dataset(dataset: Dataset, probe_env: gym.Env[Any, Any]) -> ResolvedTeacher:
+    """A dataset teacher: its spaces must be the student's (it is replayed as recorded)."""
+    for role, recorded, student in (
+        ("observation", dataset.observation_space, probe_env.observation_space),
+        ("action", dataset.action_space, probe_env.action_space),
+    ):
+        if not SpaceSignature.of(recorded).same_as(SpaceSignature.of(student)):
+            raise IncompatibleSpacesError(
+                f"dataset {dataset.dataset_id} has {role} space {recorded}, the target {student}",
+                fix="record the teacher in the target with `rltransfer data export TEACHER --env ID`",
+            )
+    target, recorded_in = probe_env.spec, dataset.env_spec
+    in_target = (
+        target is not None
+        and recorded_in is not None
+        and (target.id, dict(target.kwargs)) == (recorded_in.id, dict(recorded_in.kwargs))
+    )
+    where = "recorded in the target" if in_target else f"recorded in {dataset.env_id or 'an unknown env'}"
+    how = (
+        f"teacher dataset {dataset.dataset_id} ({len(dataset.episodes)} episodes, {dataset.total_steps} steps, "
+        f"mean return {float(dataset.returns.mean()):.1f}, {where})"
+    )
+    identity = Mapping.identity(SpaceSignature.of(probe_env.observation_space))
+    return ResolvedTeacher(None, identity, how, dataset, in_target)
+
+
 def resolve_teacher(
-    teacher: str | Teacher,
+    teacher: str | Teacher | Dataset,
     *,
     env_factory: Any,
     zoo: str | None = None,
     mapping: Mapping | dict[str, Any] | None = None,
     seed: int = 0,
 ) -> ResolvedTeacher:
-    """Load `teacher` (zoo name, folder, "auto" or a Teacher) and the mapping to the target's spaces.
+    """Load `teacher` (zoo name, folder, "auto", a Teacher or a dataset) and the mapping to the target's spaces.
 
     "auto" takes the top of `rltransfer.selection.rank_teachers`. Without a mapping, equal spaces get
     Mapping.identity; different ones get `rltransfer.selection.find_mapping`.
     """
     probe_env = env_factory()
     try:
+        dataset = teacher_dataset(teacher, zoo)
+        if dataset is not None:
+            if mapping is not None:
+                raise ConfigError(
+                    f"dataset {dataset.dataset_id} is replayed in the student's spaces, so it takes no mapping",
+                    fix="drop --mapping, or record the teacher through it with `rltransfer data export`",
+                )
+            return _resolve_dataset(dataset, probe_env)
+        assert not isinstance(teacher, Dataset)
         how = ""
         if isinstance(teacher, str) and teacher == "auto":
             spec = probe_env.spec
