@@ -4,8 +4,8 @@ As DAPG starts from behaviour cloning and offline-to-online methods from an offl
 acting network is first fitted to the demonstrations' actions until it agrees with `init_agreement` of
 them (one-hot targets for a discrete student, with DQfD's margin for DQN; the recorded action for a
 continuous one), then its value function, Q-network or critics to their λ-returns under the target's own
-rewards (`critic_warmup`). Without it the decaying DAPG
-term alone pulled a CartPole PPO student to one action everywhere (agreement 0.53, return below random's).
+rewards (`critic_warmup`). Without it the decaying DAPG term alone pulled a CartPole PPO student to one
+action almost everywhere (agreement 0.53; docs/decisions.md).
 Off-policy students then act with their own policy from the first step. It spends no env step: the
 demonstrations are already on the clock.
 """
