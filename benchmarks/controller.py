@@ -1,7 +1,9 @@
 """`python -m benchmarks controller`: transfer modes × targets × seeds → results/controller.md.
 
 Related targets (a teacher from the zoo moved to a changed task) and a misleading one (CartPole with
-swapped actions, identity mapping forced) × modes {none, representation, instance, auto} × seeds.
+swapped actions, identity mapping forced) × modes {none, representation, instance, dataset, auto} × seeds.
+`dataset` is instance transfer from a teacher that is only data: the same teacher recorded in the target
+by `rltransfer data export` as a Minari dataset of as many steps as `instance` collects there.
 Reports steps to threshold and area under the learning curve relative to no transfer (scratch),
 95% bootstrap CIs over seeds, the controller's path, and wall time per env step against plain SB3.
 Runs are resumable: finished run folders in --work are reused.
@@ -23,14 +25,18 @@ import torch
 from benchmarks import PROGRAM
 from benchmarks.overhead import measure_overhead
 from rltransfer import metrics
+from rltransfer.data import record_teacher, write_dataset
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
 from rltransfer.experiments.summary import format_estimate
 from rltransfer.io import atomic_write_text
 from rltransfer.mapping import Mapping
 from rltransfer.training import TrainConfig, is_finished, read_episodes, train_student
+from rltransfer.transfer import TransferConfig
 from rltransfer.zoo import load_teacher
 
-MODES = ("none", "representation", "instance", "auto")
+MODES = ("none", "representation", "instance", "dataset", "auto")
+DATASET_SEED = 50_000
+"""Recording seed offset of the `dataset` mode's Minari datasets (instance's own demonstrations use 20,000)."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +100,32 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _config(target: Target, mode: str, seed: int, zoo: str | None) -> Any:
+def _dataset(work: Path, target: Target, seed: int, zoo: str | None) -> Path:
+    """The teacher recorded in the target as a Minari dataset of instance's demonstration budget (made once)."""
+    out = work / target.name.split(" ")[0] / "datasets" / f"seed{seed}"
+    if not out.exists():
+        defaults = TransferConfig()
+        steps = max(1, min(defaults.demo_steps, int(defaults.demo_fraction * target.steps)))
+        name = f"{target.name.split(' ')[0].lower()}-{target.teacher}-seed{seed}-v0"
+        recorded = record_teacher(
+            target.teacher, target.env_id, zoo=zoo, steps=steps, seed=DATASET_SEED + seed, dataset_id=name
+        )
+        write_dataset(recorded, out)
+    return out
 
+
+def _config(target: Target, mode: str, seed: int, zoo: str | None, dataset: Path | None = None) -> Any:
+    if mode == "dataset":
+        assert dataset is not None
+        return TrainConfig(
+            env_id=target.env_id,
+            algo=target.algo,
+            total_timesteps=target.steps,
+            seed=seed,
+            method="instance",
+            teacher=str(dataset),
+            zoo=zoo,
+        )
     mapping = None
     if target.identity_mapping:
         mapping = Mapping.identity(load_teacher(target.teacher, zoo).card.observation_space).to_dict()
@@ -146,12 +176,16 @@ def _run(args: argparse.Namespace) -> int:
     for target in suite:
         rows[target.name] = {}
         for mode in modes:
+            if mode == "dataset" and target.misleading:
+                continue  # data export finds the true mapping: the recording would not mislead
             rows[target.name][mode] = []
             for seed in range(args.seeds):
                 run = work / target.name.split(" ")[0] / mode / f"seed{seed}"
                 if not is_finished(run):
                     print(f"[{time.time() - started:6.0f}s] {target.name} {mode} seed {seed}", flush=True)
-                    train_student(_config(target, mode, seed, args.zoo), run, command="python -m benchmarks controller")
+                    dataset = _dataset(work, target, seed, args.zoo) if mode == "dataset" else None
+                    config = _config(target, mode, seed, args.zoo, dataset)
+                    train_student(config, run, command="python -m benchmarks controller")
                 result = json.loads((run / "result.json").read_text())
                 rows[target.name][mode].append({"run": run, "result": result, "episodes": read_episodes(run)})
     overhead = (
@@ -180,7 +214,10 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
         f"training runs' wall times in the table: {_sum_wall(rows) / 60:.1f} min",
         "",
         "Modes: `none` = plain SB3 (scratch); `representation`, `instance` = the controller's fixed modes; "
-        "`auto` = the controller switching. Every metric is rltransfer.metrics' (the ones `compare` reports): "
+        "`dataset` = `instance` from the same teacher recorded in the target beforehand by `rltransfer data "
+        "export` as a Minari dataset of instance's demonstration budget (its transitions count as target steps; "
+        "the recording's mapping search, for Permuted, does not); `auto` = the controller switching. "
+        "Every metric is rltransfer.metrics' (the ones `compare` reports): "
         f"time to threshold = first step where the mean of the last {metrics.DEFAULT_WINDOW} episodes reaches the "
         "threshold (CartPole 195, the classic v0 bar, since 475 is out of reach of scratch at these budgets; "
         "Pendulum-Moon −300), as a fraction of scratch's mean with seeds that never reached it counted as the "
@@ -205,7 +242,8 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
     summary: dict[str, dict[str, dict[str, metrics.Estimate]]] = {}
     for target in suite:
         per_mode: dict[str, dict[str, Any]] = {}
-        for mode in modes:
+        present = [mode for mode in modes if mode in rows[target.name]]
+        for mode in present:
             runs = rows[target.name][mode]
             measured = [metrics.run_metrics(r["episodes"], target.steps, threshold=target.threshold) for r in runs]
             per_mode[mode] = {
@@ -227,7 +265,7 @@ def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: a
             if mode == "auto":
                 paths += [f"- {target.name}, seed {i}: {_path_of(r['run'])}" for i, r in enumerate(runs)]
         base = per_mode.get("none")
-        for mode in modes:
+        for mode in present:
             data = per_mode[mode]
             ttt = metrics.aggregate_time_to_threshold(data["ttt"], budget=target.steps)
             auc = metrics.aggregate(data["auc"])
@@ -284,6 +322,16 @@ def _verdict(suite: list[Target], summary: dict[str, dict[str, dict[str, metrics
         )
     for target in related:
         modes = summary.get(target.name, {})
+        if "dataset" in modes and "instance" in modes:
+            data, policy = modes["dataset"]["ratio"].mean, modes["instance"]["ratio"].mean
+            share = data / policy if policy > 0 else math.nan
+            verdict = (
+                "met" if math.isfinite(share) and share >= 0.8 else "MISSED" if policy > 0 else "no benefit to share"
+            )
+            lines.append(
+                f"- {target.name}: the dataset teacher's transfer ratio {_fmt(data)} against {_fmt(policy)} of "
+                f"instance from the policy it was recorded from: share {_fmt(share)} (target ≥ 0.8): {verdict}."
+            )
         if "auto" not in modes:
             continue
         fixed = {m: v["auc"] for m, v in modes.items() if m in ("none", "representation", "instance")}

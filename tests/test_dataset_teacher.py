@@ -13,7 +13,9 @@ from conftest import one_error_line
 from rltransfer.cli import main
 from rltransfer.data import read_dataset, record_teacher, write_dataset
 from rltransfer.errors import ConfigError, IncompatibleSpacesError
+from rltransfer.make import make_env
 from rltransfer.training import TrainConfig, train_student
+from rltransfer.transfer.teacher import resolve_teacher
 from rltransfer.zoo import load_teacher
 
 ZOO = Path(__file__).resolve().parents[1] / "agents"
@@ -138,3 +140,12 @@ def test_methods_that_need_a_policy_refuse_a_dataset_in_one_line(
 def test_a_dataset_in_other_spaces_is_refused(pendulum_demos: Path, tmp_path: Path) -> None:
     with pytest.raises(IncompatibleSpacesError, match="data export"):
         train_student(_config("ppo", "instance", str(pendulum_demos), 500), tmp_path / "run")
+
+
+def test_a_dataset_recorded_in_a_target_with_kwargs_is_known_as_recorded_there(tmp_path: Path) -> None:
+    """The stored spec has lists where the registry has tuples (Permuted's obs_permutation): still the target."""
+    permuted = "rltransfer/CartPole-Permuted-v0"
+    path = _record(tmp_path, "cartpole-ppo", permuted, 50)
+    resolved = resolve_teacher(str(path), env_factory=lambda: make_env(permuted), zoo=str(ZOO))
+    assert resolved.teacher is None and resolved.dataset_in_target, resolved.how
+    assert resolved.name == "cartpole-ppo-demos-v0" and resolved.mapping.obs.is_identity(4)

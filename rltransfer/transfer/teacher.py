@@ -8,6 +8,7 @@ are batched torch calls on many student states at once. A teacher may also be on
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,11 @@ def check_teacher(teacher: str, zoo: str | None = None, *, methods: tuple[str, .
         )
 
 
+def _plain(kwargs: dict[str, Any]) -> Any:
+    """Env kwargs as JSON has them (a dataset's stored spec turns tuples into lists)."""
+    return json.loads(json.dumps(dict(kwargs), sort_keys=True, default=str))
+
+
 def _resolve_dataset(dataset: Dataset, probe_env: gym.Env[Any, Any]) -> ResolvedTeacher:
     """A dataset teacher: its spaces must be the student's (it is replayed as recorded)."""
     for role, recorded, student in (
@@ -120,7 +126,7 @@ def _resolve_dataset(dataset: Dataset, probe_env: gym.Env[Any, Any]) -> Resolved
     in_target = (
         target is not None
         and recorded_in is not None
-        and (target.id, dict(target.kwargs)) == (recorded_in.id, dict(recorded_in.kwargs))
+        and (target.id, _plain(target.kwargs)) == (recorded_in.id, _plain(recorded_in.kwargs))
     )
     where = "recorded in the target" if in_target else f"recorded in {dataset.env_id or 'an unknown env'}"
     how = (
