@@ -21,6 +21,8 @@ from rltransfer.errors import ConfigError, IncompatibleSpacesError
 from rltransfer.spaces import SpaceSignature
 
 ACTION_KINDS = ("identity", "permutation", "affine", "bins", "nearest")
+IDENTITY = "identity"
+"""The `--mapping` value (and `mapping=` string) that asks for identity, whatever selection would find."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -274,6 +276,45 @@ def load_mapping(path: str | os.PathLike[str]) -> Mapping:
     if not isinstance(data, dict):
         raise ConfigError(f"mapping {path} is not a mapping object", fix="see rltransfer.mapping.Mapping.to_dict")
     return Mapping.from_dict({"source": "user", **data})
+
+
+def user_identity(observation: SpaceSignature) -> Mapping:
+    """The identity mapping a user asked for (`--mapping identity`) on a student of this observation space."""
+    return Mapping(obs=ObsMap.identity(observation.dim), source="user", evidence={"given": IDENTITY})
+
+
+def identity_fits(
+    student_obs: SpaceSignature,
+    student_action: SpaceSignature,
+    teacher_obs: SpaceSignature,
+    teacher_action: SpaceSignature,
+) -> bool:
+    """Whether identity can map the spaces: same observation kind and size, same action kind, size and count.
+
+    Bounds may differ (identity then feeds the teacher unscaled values, which selection weighs).
+    """
+    same_obs = student_obs.kind == teacher_obs.kind and student_obs.shape == teacher_obs.shape
+    return (
+        same_obs
+        and student_action.kind == teacher_action.kind
+        and student_action.shape == teacher_action.shape
+        and student_action.n == teacher_action.n
+    )
+
+
+def check_identity(
+    student_obs: SpaceSignature,
+    student_action: SpaceSignature,
+    teacher_obs: SpaceSignature,
+    teacher_action: SpaceSignature,
+) -> None:
+    """Raise IncompatibleSpacesError when identity cannot map the spaces (`identity_fits`)."""
+    if not identity_fits(student_obs, student_action, teacher_obs, teacher_action):
+        raise IncompatibleSpacesError(
+            f"identity cannot map teacher {teacher_obs.describe()} → {teacher_action.describe()} onto target "
+            f"{student_obs.describe()} → {student_action.describe()}",
+            fix="use --mapping search or a mapping file",
+        )
 
 
 class MappedTeacher:

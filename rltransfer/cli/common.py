@@ -11,6 +11,9 @@ from typing import Any
 
 from rltransfer.errors import ConfigError
 from rltransfer.io import strict_json
+from rltransfer.make import make_env, parse_env_kwargs
+from rltransfer.mapping import IDENTITY, load_mapping, user_identity
+from rltransfer.spaces import SpaceSignature
 
 
 def add_env_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -102,3 +105,20 @@ def parse_transfer_options(text: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("--transfer must be a JSON object", fix='write {"option": value}')
     return data
+
+
+def mapping_option(value: str | None, *, env_id: str, env_kwargs: str | None) -> dict[str, Any] | None:
+    """`--mapping` of a command that takes a YAML file or "identity", as Mapping.to_dict(); None when not given.
+
+    "identity" is the identity of the target's observation space (made once to read it); whether it fits
+    the teacher is checked where the teacher is loaded.
+    """
+    if not value:
+        return None
+    if value != IDENTITY:
+        return load_mapping(value).to_dict()
+    env = make_env(env_id, parse_env_kwargs(env_kwargs))
+    try:
+        return user_identity(SpaceSignature.of(env.observation_space)).to_dict()
+    finally:
+        env.close()

@@ -58,9 +58,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--mapping",
         default=None,
-        metavar="FILE|search",
-        help="teacher→target mapping: a YAML file, or 'search' (default: identity when the spaces match, "
-        "else searched)",
+        metavar="FILE|search|identity",
+        help="teacher→target mapping: a YAML file, 'search', or 'identity' to override selection (default: "
+        "identity when the spaces match, else searched)",
     )
     parser.add_argument("--force", action="store_true", help="replace an existing DIR/NAME")
     parser.add_argument("--verbose", action="store_true", help="log each round (transfer/distill_* keys)")

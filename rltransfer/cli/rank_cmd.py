@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_table, print_json
+from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_cell, format_table, print_json
 from rltransfer.cli.zoo_cmd import one_line_warnings
 from rltransfer.io import atomic_write_json, json_safe
 from rltransfer.make import parse_env_kwargs
-from rltransfer.selection import DEFAULT_BUDGET, rank_teachers, ranking_cost, recommendation
+from rltransfer.selection import DEFAULT_BUDGET, Ranking, rank_teachers, ranking_cost, recommendation
+from rltransfer.selection.assess import TOO_SHORT_NOTE
 
 
 def register(subparsers: Any) -> None:
@@ -60,6 +61,9 @@ def _rank(args: argparse.Namespace) -> int:
             "mapping": ranking.mapping.to_dict(),
             "mapping_summary": ranking.mapping_summary,
             "zero_shot_return": ranking.zero_shot_return,
+            "probe_too_short": bool(ranking.evidence.get("zero_shot", {}).get("too_short", False)),
+            "mapping_rule": ranking.mapping.evidence.get("rule", ""),
+            "runner_up": ranking.mapping.evidence.get("runner_up"),
             "competence": ranking.evidence.get("competence", {}).get("value", float("nan")),
             "dynamics_similarity": ranking.evidence.get("dynamics", {}).get("similarity", 0.0),
             "space_compatibility": ranking.evidence["space"]["compatibility"],
@@ -86,7 +90,7 @@ def _rank(args: argparse.Namespace) -> int:
             row["mapping_summary"],
             row["space_compatibility"],
             row["dynamics_similarity"],
-            row["zero_shot_return"],
+            _zero_shot_cell(row["zero_shot_return"], too_short=row["probe_too_short"]),
             row["competence"],
             row["env_steps"],
             f"{row['seconds']:.1f}s",
@@ -106,6 +110,52 @@ def _rank(args: argparse.Namespace) -> int:
         "time",
     ]
     print(format_table(headers, table))
+    for line in _mapping_lines(rankings):
+        print(line)
     print(f"ranking cost: {ranking_cost(rankings)} target env steps")
     print(f"recommendation: {recommendation(rankings)}")
     return 0
+
+
+def _zero_shot_cell(value: float, *, too_short: bool) -> str:
+    """The zero-shot column: the normalized return, marked when the probe was too short to count."""
+    cell = format_cell(value)
+    return f"{cell} (too short)" if too_short else cell
+
+
+def _probe_text(block: dict[str, Any]) -> str:
+    """'zero-shot 1.00 over 2×111 steps (0 ended)' for a candidate's evidence block; '' when not probed."""
+    probe = block.get("probe")
+    if not probe or block.get("zero_shot") is None:
+        return "not probed"
+    text = f"zero-shot {format_cell(float(block['zero_shot']))} over {probe['episodes']}×{probe['horizon']} steps"
+    text += f" ({probe['episodes_ended']} ended)"
+    return f"{text}, probe too short" if block.get("too_short") else text
+
+
+def _mapping_lines(rankings: list[Ranking]) -> list[str]:
+    """Why the top teacher's mapping was chosen, its runner-up, and every probe flagged too short."""
+    lines = []
+    if rankings and "reason" not in rankings[0].evidence:
+        top = rankings[0]
+        evidence = top.mapping.evidence
+        lines.append(f"mapping of {top.teacher}: {top.mapping_summary} ({evidence.get('rule', 'no alternative')})")
+        runner = evidence.get("runner_up")
+        if runner:
+            lines.append(
+                f"  runner-up: {runner['mapping']} (model error {format_cell(float(runner['model_error']))}, "
+                f"{runner['complexity']} parts, {_probe_text(runner)})"
+            )
+            lines.append(
+                "  to override: --mapping identity, or --mapping FILE (the runner-up's map is in the --out JSON), "
+                "with train or distill"
+            )
+    for ranking in rankings:
+        block = ranking.evidence.get("zero_shot", {})
+        if block.get("too_short"):
+            normalized, term = format_cell(float(block["normalized"])), format_cell(float(block["score_term"]))
+            lines.append(
+                f"{ranking.teacher}: {TOO_SHORT_NOTE} (normalized zero-shot {normalized} over "
+                f"{block['episodes']}×{block['horizon']} steps confirms nothing; score term {term}, the stand-in)"
+            )
+    return lines

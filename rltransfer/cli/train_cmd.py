@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rltransfer.cli.common import add_env_args, add_zoo_arg, parse_transfer_options
+from rltransfer.cli.common import add_env_args, add_zoo_arg, mapping_option, parse_transfer_options
 from rltransfer.errors import ConfigError, OutputError
 from rltransfer.experiments.provenance import command_line
 from rltransfer.make import check_env_id, parse_env_kwargs
-from rltransfer.mapping import load_mapping
 from rltransfer.registry import lookup
 from rltransfer.training import (
     CHECKPOINT_DIR,
@@ -60,7 +59,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: hyperparams of record)")
     parser.add_argument("--hyperparams", default=None, metavar="YAML", help="algorithm hyperparameters to override")
-    parser.add_argument("--mapping", default=None, metavar="YAML", help="teacher↔student mapping (Mapping.to_dict)")
+    parser.add_argument(
+        "--mapping",
+        default=None,
+        metavar="YAML|identity",
+        help="teacher↔student mapping (Mapping.to_dict), or 'identity' to override selection",
+    )
     parser.add_argument(
         "--transfer", default=None, metavar="JSON", help='transfer options, e.g. \'{"weight": 0.5, "window": 2000}\''
     )
@@ -104,7 +108,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         n_envs=int(n_envs) if n_envs is not None else None,
         hyperparams=dict(overrides.get("hyperparams", {})),
         policy_kwargs=dict(overrides.get("policy_kwargs", {}) or {}),
-        mapping=load_mapping(args.mapping).to_dict() if args.mapping else None,
+        mapping=mapping_option(args.mapping, env_id=args.env, env_kwargs=args.env_kwargs),
         transfer=parse_transfer_options(args.transfer),
     )
 

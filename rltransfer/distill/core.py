@@ -83,7 +83,7 @@ def distill(
         env_kwargs: gym.make kwargs of the target.
         zoo: Zoo to find `teacher` in.
         out: Zoo folder to deploy into (the student becomes `out/<name>`); None measures without deploying.
-        mapping: None (identity when spaces match, else searched), "search", a YAML path or a Mapping.
+        mapping: None (identity when spaces match, else searched), "search", "identity", a YAML path or a Mapping.
         name: Student name (default "<env>-<algo>-student").
         overwrite: Replace an existing `out/<name>`.
         check: Raise TeacherCheckError when the teacher check fails, DistillGateError when a gate fails (else

@@ -15,7 +15,7 @@ from rltransfer import rollouts
 from rltransfer.distill.export import ActingNetwork, acting_parameters, box_bounds
 from rltransfer.distill.report import DistillConfig
 from rltransfer.errors import IncompatibleSpacesError
-from rltransfer.mapping import MappedTeacher, Mapping, load_mapping
+from rltransfer.mapping import IDENTITY, MappedTeacher, Mapping, check_identity, load_mapping, user_identity
 from rltransfer.policies import build_policy, decode_policy_kwargs, hidden_features
 from rltransfer.rollouts import ActFn
 from rltransfer.selection import find_mapping
@@ -36,11 +36,16 @@ def resolve_mapping(
     """The teacher → target mapping and where it came from: "given", "identity" or "searched".
 
     None: identity when the spaces match, otherwise rltransfer.selection.find_mapping. "search": always
-    find_mapping (at most SEARCH_BUDGET env steps of `env`). A path: a user's YAML mapping. A Mapping: used
-    as given.
+    find_mapping (at most SEARCH_BUDGET env steps of `env`). "identity": identity, whatever selection would
+    find (IncompatibleSpacesError when it cannot map the spaces). A path: a user's YAML mapping. A Mapping:
+    used as given.
     """
     student_obs = SpaceSignature.of(env.observation_space)
     student_action = SpaceSignature.of(env.action_space)
+    if isinstance(mapping, str) and mapping == IDENTITY:
+        card = teacher.card
+        check_identity(student_obs, student_action, card.observation_space, card.action_space)
+        return user_identity(student_obs), "given"
     if isinstance(mapping, Mapping):
         mapping.check(student_obs, teacher.card.observation_space)
         return mapping, "given"

@@ -18,7 +18,7 @@ import gymnasium as gym
 from rltransfer.errors import IncompatibleSpacesError, UnknownTeacherError
 from rltransfer.make import make_env
 from rltransfer.mapping import Mapping
-from rltransfer.selection.assess import assess
+from rltransfer.selection.assess import TOO_SHORT_NOTE, assess
 from rltransfer.selection.ranking import SCRATCH_THRESHOLD, Ranking, ranking_cost, recommendation
 from rltransfer.selection.scoring import (
     ZERO_SHOT_WEIGHT,
@@ -43,6 +43,7 @@ __all__ = [
     "RANDOM_SHARE",
     "SCRATCH_THRESHOLD",
     "SOURCE_STEPS",
+    "TOO_SHORT_NOTE",
     "ZERO_SHOT_WEIGHT",
     "Ranking",
     "combine_score",
@@ -60,10 +61,10 @@ __all__ = [
 def find_mapping(teacher: Teacher, env: gym.Env[Any, Any], *, seed: int = 0, budget: int = 1000) -> Mapping:
     """The best mapping of `teacher` onto `env`, found with at most `budget` target env steps.
 
-    Identity (confidence 1.0) when the spaces match and identity is best; otherwise the candidate the
-    source one-step model prefers, confirmed by zero-shot episodes where the model finds several
-    plausible (e.g. equal spaces with swapped actions). Raises IncompatibleSpacesError when no mapping
-    bridges the spaces.
+    The source one-step model's plausible candidates, confirmed by zero-shot episodes; identity, when the
+    spaces allow it, is always probed and kept unless another mapping is clearly better
+    (rltransfer.selection.confirm). The evidence names the rule applied and the runner-up. Raises
+    IncompatibleSpacesError when no mapping bridges the spaces.
     """
     random_steps, allowance = split_budget(budget, env_horizon(env), 1, random_share=0.5)
     target = Target(env, random_steps=random_steps, seed=seed)

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from rltransfer.io import json_safe
-from rltransfer.mapping import Mapping, ObsMap
+from rltransfer.mapping import Mapping, ObsMap, identity_fits
 from rltransfer.rollouts import Transitions, episode_limit, reward_threshold
+from rltransfer.selection.confirm import Confirmation, confirm
 from rltransfer.selection.model import SourceModel, dim_stats, fit_source_model, reference_rows
 from rltransfer.selection.ranking import Ranking
 from rltransfer.selection.scoring import (
@@ -20,12 +21,13 @@ from rltransfer.selection.scoring import (
     space_compatibility,
     threshold_competence,
 )
-from rltransfer.selection.search import Candidate, MappingSearch, confirm
+from rltransfer.selection.search import Candidate, MappingSearch
 from rltransfer.selection.target import (
     ProbeResult,
     Target,
     normalized_return,
     source_reference,
+    source_returns,
     source_transitions,
 )
 from rltransfer.spaces import SpaceSignature
@@ -33,6 +35,39 @@ from rltransfer.zoo import Teacher
 
 MIN_PROBE_HORIZON = 5
 """Below this many steps a zero-shot probe says nothing; the candidates are judged by the model alone."""
+TOO_SHORT = 1.25
+"""A normalized zero-shot return above this from episodes the probe horizon cut flags the probe too short..."""
+NOISY = 0.5
+"""...as does a probe noise (`probe_noise`) above this, in normalized-return units."""
+TOO_SHORT_NOTE = "probe too short: episodes did not end"
+TOO_SHORT_CREDIT = 0.5
+"""What a probe that confirms nothing but beat random counts for in the score, when its stand-in is lower."""
+MODEL_TRUSTED = 0.5
+"""A source model with a held-out normalized error above this (it explains under half of its own source
+data, as on LunarLander) may not overrule identity without a probe that confirms it."""
+
+
+def probe_noise(at_home: list[float], random_in_target: list[float], gap: float, episodes: int) -> float:
+    """Standard error of one normalized zero-shot return (0 when it cannot be estimated).
+
+    How much first-H returns vary from episode to episode, at home (the teacher's stored source episodes)
+    and in the target (the shared random episodes), over the teacher-random gap and √episodes.
+    """
+    spreads = [float(np.var(r, ddof=1)) for r in (at_home, random_in_target) if len(r) >= 2]
+    if not spreads or not np.isfinite(gap) or gap <= 1e-9:
+        return 0.0
+    return float(np.sqrt(sum(spreads)) / gap / np.sqrt(max(episodes, 1)))
+
+
+def probe_too_short(normalized: float, result: ProbeResult, noise: float) -> bool:
+    """Whether a probe was too short to tell: episodes still running, and far above 1 or too noisy.
+
+    Far above 1: normalized return above TOO_SHORT; too noisy: `probe_noise` above NOISY. Over the first
+    few steps of a long episode the teacher's own source return hardly differs from random's, so the
+    ratio is noise (LunarLander: 2.74 after 27 steps); it confirms nothing.
+    """
+    far_above = np.isfinite(normalized) and normalized > TOO_SHORT
+    return bool(any(result.cut) and np.isfinite(normalized) and (far_above or noise > NOISY))
 
 
 @dataclass
@@ -45,16 +80,18 @@ class _Probes:
     horizon: int
     random_h: float
     teacher_h: float
+    noise: float = 0.0
     steps: int = 0
     results: list[tuple[Candidate, ProbeResult]] = field(default_factory=list)
 
-    def __call__(self, candidate: Candidate, _index: int) -> float:
-        """Probe one candidate; its normalized zero-shot return."""
+    def __call__(self, candidate: Candidate) -> tuple[float, bool]:
+        """Probe one candidate: its normalized zero-shot return and whether the probe was too short."""
         mapping = Mapping(obs=candidate.obs_map, action=candidate.action_map, source="found")
         result = self.target.probe(self.teacher, mapping, episodes=self.episodes, horizon=self.horizon)
         self.steps += result.env_steps
         self.results.append((candidate, result))
-        return normalized_return(result.mean, self.random_h, self.teacher_h)
+        normalized = normalized_return(result.mean, self.random_h, self.teacher_h)
+        return normalized, probe_too_short(normalized, result, self.noise)
 
     def of(self, candidate: Candidate) -> ProbeResult | None:
         """The probe of `candidate`'s mapping, None when it was not probed."""
@@ -79,6 +116,13 @@ def _unscored(name: str, obs_map: ObsMap, evidence: dict[str, Any], reason: str,
     return Ranking(teacher=name, score=0.0, mapping=fallback, evidence=evidence, seconds=time.time() - started)
 
 
+def identity_allowed(teacher: Teacher, target: Target) -> bool:
+    """Whether the signatures allow identity (rltransfer.mapping.identity_fits)."""
+    card, env = teacher.card, target.env
+    student_obs, student_action = SpaceSignature.of(env.observation_space), SpaceSignature.of(env.action_space)
+    return identity_fits(student_obs, student_action, card.observation_space, card.action_space)
+
+
 def _candidates(
     teacher: Teacher, target: Target, transitions: Transitions | None, identity: Mapping, *, seed: int
 ) -> tuple[list[Candidate], SourceModel | None]:
@@ -101,7 +145,7 @@ def _candidates(
         card.observation_space.high,
     )
     search = MappingSearch(model, source_stats, target.rollouts, target.env.observation_space, target.env.action_space)
-    return search.candidates(), model
+    return search.candidates(identity=identity_allowed(teacher, target)), model
 
 
 def _plan_probes(
@@ -112,29 +156,59 @@ def _plan_probes(
     if horizon < 20:
         episodes = 1
         horizon = min(target.horizon, allowance // plausible)
-    # the H-step returns every probe is normalized by, computed once (the source one scans every stored episode)
-    random_h, teacher_h = (
-        (target.rollouts.random_return(horizon), source_reference(teacher, transitions, horizon))
-        if horizon >= MIN_PROBE_HORIZON
-        else (float("nan"), float("nan"))
-    )
-    return _Probes(target, teacher, episodes, horizon, random_h, teacher_h)
+    if horizon < MIN_PROBE_HORIZON:
+        return _Probes(target, teacher, episodes, horizon, float("nan"), float("nan"))
+    # the H-step returns every probe is normalized by, computed once (the source ones scan every stored episode)
+    at_home = source_returns(transitions, horizon=horizon) if transitions is not None else []
+    random_h = target.rollouts.random_return(horizon)
+    teacher_h = float(np.mean(at_home)) if at_home else source_reference(teacher, None, horizon)
+    noise = probe_noise(at_home, target.rollouts.random_returns(horizon), teacher_h - random_h, episodes)
+    return _Probes(target, teacher, episodes, horizon, random_h, teacher_h, noise)
+
+
+def _candidate_evidence(candidate: Candidate, probes: _Probes, student_dim: int) -> dict[str, Any]:
+    """What was measured on one candidate: its model error, parts, and its probe if it had one."""
+    mapping = Mapping(obs=candidate.obs_map, action=candidate.action_map)
+    block: dict[str, Any] = {
+        "mapping": mapping.describe(student_dim),
+        "model_error": candidate.model_error,
+        "complexity": candidate.complexity,
+        "zero_shot": candidate.zero_shot,
+        "too_short": candidate.too_short,
+    }
+    result = probes.of(candidate) if candidate.zero_shot is not None else None
+    if result is not None:
+        block["probe"] = {
+            "episodes": len(result.returns),
+            "horizon": result.horizon,
+            "episodes_ended": sum(not cut for cut in result.cut),
+            "return": result.mean,
+        }
+    return block
 
 
 def _chosen_mapping(
-    chosen: Candidate, shown: list[Candidate], confidence: float, source: str, student_dim: int, random_steps: int
+    confirmation: Confirmation,
+    shown: list[Candidate],
+    probes: _Probes,
+    *,
+    confidence: float,
+    source: str,
+    student_dim: int,
+    random_steps: int,
 ) -> Mapping:
-    """The chosen mapping, with the candidates it was chosen among as evidence."""
+    """The chosen mapping, with the candidates it was chosen among, the runner-up and the rule as evidence."""
+    chosen, runner_up = confirmation.chosen, confirmation.runner_up
     evidence = {
         "model_error": chosen.model_error,
-        "candidates": [
-            {
-                "mapping": Mapping(obs=c.obs_map, action=c.action_map).describe(student_dim),
-                "model_error": c.model_error,
-                "zero_shot": c.zero_shot,
-            }
-            for c in shown
-        ],
+        "rule": confirmation.reason,
+        "candidates": [_candidate_evidence(c, probes, student_dim) for c in shown],
+        "runner_up": None
+        if runner_up is None
+        else {
+            **_candidate_evidence(runner_up, probes, student_dim),
+            "map": Mapping(obs=runner_up.obs_map, action=runner_up.action_map, source="user").to_dict(),
+        },
         "target_random_steps": random_steps,
     }
     return Mapping(
@@ -162,13 +236,28 @@ def assess(teacher: Teacher, target: Target, *, allowance: int, seed: int, episo
         return _unscored(card.name, identity.obs, evidence, reason, started)
     plausible = min(3, len(candidates))
     probes = _plan_probes(teacher, target, transitions, allowance=allowance, plausible=plausible, episodes=episodes)
-    chosen, probed = confirm(candidates, probes if probes.horizon >= MIN_PROBE_HORIZON else None, most=plausible)
+    confirmation = confirm(
+        candidates,
+        probes if probes.horizon >= MIN_PROBE_HORIZON else None,
+        identity=identity_allowed(teacher, target),
+        most=plausible,
+        noise=probes.noise,
+        model_trusted=model is not None and model.heldout_error <= MODEL_TRUSTED,
+    )
+    chosen, probed = confirmation.chosen, confirmation.probed
     zero = chosen.zero_shot if chosen.zero_shot is not None else float("nan")
     student_obs = SpaceSignature.of(target.env.observation_space)
-    confidence, source = mapping_confidence(chosen, candidates, zero, student_obs, card.observation_space)
+    confirming = float("nan") if chosen.too_short else zero
+    confidence, source = mapping_confidence(chosen, candidates, confirming, student_obs, card.observation_space)
     dynamics = dynamics_evidence(model, transitions, chosen, target.rollouts)
     mapping = _chosen_mapping(
-        chosen, probed or candidates[:3], confidence, source, student_obs.dim, target.rollouts.env_steps
+        confirmation,
+        probed or candidates[:3],
+        probes,
+        confidence=confidence,
+        source=source,
+        student_dim=student_obs.dim,
+        random_steps=target.rollouts.env_steps,
     )
     score, zero_shot_block, competence_block = _probe_verdict(
         teacher,
@@ -177,6 +266,7 @@ def assess(teacher: Teacher, target: Target, *, allowance: int, seed: int, episo
         probes.of(chosen),
         probed=probed,
         zero=zero,
+        too_short=chosen.too_short,
         transitions=transitions,
         compatibility=evidence["space"]["compatibility"],
         confidence=confidence,
@@ -210,6 +300,7 @@ def _probe_verdict(
     *,
     probed: list[Candidate],
     zero: float,
+    too_short: bool,
     transitions: Transitions | None,
     compatibility: float,
     confidence: float,
@@ -219,8 +310,10 @@ def _probe_verdict(
 
     Without a reward threshold competence stays provisional (the source-normalized value) until
     rank_teachers compares the candidates' gains over random. A probe that ran but cannot be normalized
-    (the teacher's own first-H source return is no better than random's) says nothing about the mapping:
-    min(mapping confidence, dynamics similarity) stands in for it.
+    (the teacher's own first-H source return is no better than random's) or is flagged too short
+    (`probe_too_short`) confirms nothing: min(mapping confidence, dynamics similarity) stands in for it,
+    raised to TOO_SHORT_CREDIT where the mapped teacher still beat random's return over the probe (it did
+    not fail, as far as it went). Any zero-shot term is capped at 1.
     """
     random_h, teacher_h = probes.random_h, probes.teacher_h
     has_probe = chosen_probe is not None
@@ -242,8 +335,11 @@ def _probe_verdict(
         else float("nan")
     )
     competence_value = competence if competence is not None else (zero if np.isfinite(zero) else 0.0)
-    uninformative = bool(probed) and not np.isfinite(zero)
-    stand_in = min(confidence, similarity) if uninformative else zero
+    uninformative = bool(probed) and (not np.isfinite(zero) or too_short)
+    stand_in = min(confidence, similarity) if uninformative else min(zero, 1.0)
+    beat_random = chosen_probe is not None and np.isfinite(random_h) and chosen_probe.mean > random_h
+    if uninformative and beat_random:
+        stand_in = max(stand_in, TOO_SHORT_CREDIT)
     score = combine_score(compatibility, stand_in, competence_value, similarity)
     zero_shot_block = {
         "normalized": zero,
@@ -252,7 +348,11 @@ def _probe_verdict(
         "return": chosen_probe.mean if chosen_probe is not None else float("nan"),
         "random_return": random_h if probed else float("nan"),
         "teacher_source_return": teacher_h if probed else float("nan"),
+        "noise": probes.noise if probed else float("nan"),
         "gain_per_step": gain,
+        "episodes_ended": sum(not cut for cut in chosen_probe.cut) if chosen_probe is not None else 0,
+        "too_short": too_short,
+        "note": TOO_SHORT_NOTE if too_short else "",
         "uninformative": uninformative,
         "score_term": stand_in,
     }

@@ -7,7 +7,7 @@
   [1, z, z⊗z, action, action⊗z], fitted on the teacher's stored source transitions.
 - `action_kind` / `score_actions`: which ActionMap kind bridges two action spaces, and the exact best
   action map for mapped target data (linear assignment of actions or binning levels, or an enumeration
-  of orders and signs of continuous dims).
+  of orders and signs of continuous dims); `action_map_error` scores one given map (e.g. identity).
 
 """
 
@@ -249,6 +249,37 @@ def score_actions(
     if kind == "affine":
         return _affine_action_map(scorer, student_actions, student_space)
     return float("inf"), ActionMap()
+
+
+def action_map_error(
+    model: SourceModel,
+    z: np.ndarray,
+    dz: np.ndarray,
+    matched: np.ndarray,
+    student_actions: np.ndarray,
+    action_map: ActionMap,
+) -> float:
+    """Model error of mapped target data under one given action map (identity, permutation or affine).
+
+    The search's other maps are exact optima (`score_actions`); this scores a map fixed in advance, such as
+    identity, which must stay a candidate even when noise makes another permutation fit marginally better.
+    """
+    scorer = _ActionScorer(model, z, dz, matched)
+    teacher_space: Any = model.action_space
+    if action_map.kind in ("identity", "permutation") and isinstance(teacher_space, gym.spaces.Discrete):
+        chosen = student_actions.astype(np.int64).reshape(-1)
+        if action_map.kind == "permutation":
+            chosen = np.argsort(np.asarray(action_map.permutation))[chosen]  # student = permutation[teacher]
+        return scorer.total(float(scorer.row_errors(model.encode(chosen)).sum()))
+    if action_map.kind in ("identity", "affine") and isinstance(teacher_space, gym.spaces.Box):
+        values = student_actions.astype(np.float64).reshape(len(z), -1)
+        if action_map.kind == "affine":
+            teacher_values = np.zeros_like(values)
+            scale, offset = np.asarray(action_map.scale), np.asarray(action_map.offset)
+            teacher_values[:, list(action_map.index)] = (values - offset) / scale
+            values = teacher_values
+        return scorer.total(float(scorer.row_errors(model.encode(values)).sum()))
+    return float("inf")
 
 
 def _assigned_action_map(

@@ -13,7 +13,10 @@
    linear assignment of teacher to student actions (permutation), of levels to actions (binning
    between discrete and continuous), or an enumeration of dimension orders and signs (continuous).
 4. Candidates become ObsMaps with scales from bound ranges (when both dims are bounded and agree with
-   the std ratio) or std ratios, plus unit-scale variants; ties prefer the simpler map.
+   the std ratio) or std ratios, plus unit-scale variants; ties prefer the simpler map, and maps the
+   model cannot tell apart (they differ only on dims the target data never moved) collapse to the simplest.
+
+The plausible few are then confirmed by zero-shot probes (rltransfer.selection.confirm).
 
 Signatures, the source model and the action-map search live in rltransfer.selection.model.
 """
@@ -21,7 +24,6 @@ Signatures, the source model and the action-map search live in rltransfer.select
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +32,14 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from rltransfer.mapping import ActionMap, ObsMap
-from rltransfer.selection.model import FEATURE_WEIGHTS, DimStats, SourceModel, dim_stats, score_actions
+from rltransfer.selection.model import (
+    FEATURE_WEIGHTS,
+    DimStats,
+    SourceModel,
+    action_map_error,
+    dim_stats,
+    score_actions,
+)
 from rltransfer.selection.target import Rollouts
 
 COMPLEXITY_COST = 0.002
@@ -47,6 +56,7 @@ class Candidate:
     model_error: float
     complexity: int
     zero_shot: float | None = None
+    too_short: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -54,13 +64,41 @@ class Candidate:
         """Model error plus COMPLEXITY_COST per non-identity part (equivalent maps: the simpler wins)."""
         return self.model_error + COMPLEXITY_COST * self.complexity
 
+    @property
+    def informative(self) -> bool:
+        """Whether its zero-shot probe can confirm it: normalized and not flagged too short."""
+        return self.zero_shot is not None and bool(np.isfinite(self.zero_shot)) and not self.too_short
+
+    @property
+    def capped(self) -> float:
+        """Its normalized zero-shot return capped at 1 (a teacher beating its own source return is not better)."""
+        return min(float(self.zero_shot), 1.0) if self.zero_shot is not None else float("nan")
+
 
 def complexity_of(obs_map: ObsMap, action_map: ActionMap) -> int:
-    """How far a mapping is from identity: moved, negated, rescaled or padded dims, plus the action map."""
+    """How far a mapping is from identity, in parts (the Occam prior counts them).
+
+    Each moved or padded, negated and rescaled (or shifted) obs dim, each action a permutation moves,
+    each changed affine action dim; binning counts one.
+    """
     moved = sum(1 for j, i in enumerate(obs_map.index) if i != j)
     negated = sum(1 for s in obs_map.scale if s < 0)
-    rescaled = int(any(abs(abs(s) - 1.0) > 1e-9 for s in obs_map.scale))
-    return moved + negated + rescaled + int(action_map.kind != "identity")
+    rescaled = sum(
+        1
+        for s, o, i in zip(obs_map.scale, obs_map.offset, obs_map.index, strict=True)
+        if i >= 0 and (abs(abs(s) - 1.0) > 1e-9 or abs(o) > 1e-12)
+    )
+    if action_map.kind == "permutation":
+        actions = sum(1 for t, s in enumerate(action_map.permutation) if t != s)
+    elif action_map.kind == "affine":
+        actions = sum(
+            1
+            for d, (i, s, o) in enumerate(zip(action_map.index, action_map.scale, action_map.offset, strict=True))
+            if i != d or abs(s - 1.0) > 1e-9 or abs(o) > 1e-12
+        )
+    else:
+        actions = int(action_map.kind != "identity")
+    return moved + negated + rescaled + actions
 
 
 class MappingSearch:
@@ -137,13 +175,15 @@ class MappingSearch:
         dz = self._du[:, rows, take] * sign
         return score_actions(self.model, z, dz, matched, self.target.actions, self.action_space)
 
-    def evaluate_map(self, obs_map: ObsMap) -> tuple[float, ActionMap]:
-        """Model error (and best action map) of a concrete observation map."""
+    def evaluate_map(self, obs_map: ObsMap, action_map: ActionMap | None = None) -> tuple[float, ActionMap]:
+        """Model error of a concrete observation map with the best action map (or the one given), and that map."""
         self.evaluations += 1
         matched = np.asarray(obs_map.index) >= 0
         mapped, mapped_next = obs_map.apply(self._obs), obs_map.apply(self._next_obs)
         z = self.model.standardize(mapped.astype(np.float64))
         dz = (mapped_next.astype(np.float64) - mapped) / self.model.std
+        if action_map is not None:
+            return action_map_error(self.model, z, dz, matched, self.target.actions, action_map), action_map
         return score_actions(self.model, z, dz, matched, self.target.actions, self.action_space)
 
     def initial_assignment(self) -> tuple[int, ...]:
@@ -239,8 +279,13 @@ class MappingSearch:
                 break
         return obs_map
 
-    def candidates(self, *, keep: int = 4) -> list[Candidate]:
-        """The best distinct candidates, best (penalized model error) first."""
+    def candidates(self, *, keep: int = 4, identity: bool = False) -> list[Candidate]:
+        """The best distinct candidates, best (penalized model error) first.
+
+        With `identity` (the spaces allow it) the plain identity mapping, identity actions included, is
+        always among them, however noise ranks it: the best action map of the identity obs map alone can
+        be a permutation that fits a weakly excited target marginally better.
+        """
         plus = (1.0,) * self.teacher_dim
         starts = [(self.initial_assignment(), plus)]
         if len(self.student.mean) == self.teacher_dim:
@@ -268,70 +313,31 @@ class MappingSearch:
         ]
         if len(self.student.mean) == self.teacher_dim:
             obs_maps.append(ObsMap.identity(self.teacher_dim))
-        for obs_map in obs_maps:
-            error, action_map = self.evaluate_map(obs_map)
+        pairs: list[tuple[ObsMap, ActionMap | None]] = [(m, None) for m in obs_maps]
+        if identity and len(self.student.mean) == self.teacher_dim:
+            pairs.append((ObsMap.identity(self.teacher_dim), ActionMap()))
+        for obs_map, given in pairs:
+            error, action_map = self.evaluate_map(obs_map, given)
             key = (obs_map, action_map)
             out[key] = Candidate(
                 obs_map=obs_map, action_map=action_map, model_error=error, complexity=complexity_of(obs_map, action_map)
             )
-        return sorted(out.values(), key=lambda c: c.penalized)
+        return _collapse_equivalent(sorted(out.values(), key=lambda c: c.penalized))
 
 
-def confirm(
-    candidates: list[Candidate],
-    probe: Callable[[Candidate, int], float] | None,
-    *,
-    ratio: float = 1.5,
-    slack: float = 0.005,
-    most: int = 3,
-) -> tuple[Candidate, list[Candidate]]:
-    """Zero-shot the plausible candidates (penalized error ≤ ratio·best + slack); pick the best return.
+def _collapse_equivalent(candidates: list[Candidate]) -> list[Candidate]:
+    """Keep the simplest of candidates with the same action map and the same model error (to 1e-9).
 
-    Returns (chosen, probed). Zero-shot returns within 0.15 of each other count as a tie, broken by `simplest`.
+    They differ only on dims the target data never moved (e.g. LunarLander's leg contacts in free flight),
+    so the model has no evidence for the extra parts and probing each would waste the budget.
     """
-    best = candidates[0]
-    distinct: list[Candidate] = []
-    seen = set()
-    for candidate in candidates:
-        key = (candidate.obs_map.index, tuple(np.sign(candidate.obs_map.scale)), candidate.action_map)
-        if key not in seen:
-            distinct.append(candidate)
-            seen.add(key)
-    plausible = [c for c in distinct if c.penalized <= ratio * best.penalized + slack][:most]
-    if probe is None:
-        return simplest(plausible), []
-
-    def probed_copy(candidate: Candidate, position: int) -> Candidate:
-        return Candidate(
-            obs_map=candidate.obs_map,
-            action_map=candidate.action_map,
-            model_error=candidate.model_error,
-            complexity=candidate.complexity,
-            zero_shot=probe(candidate, position),
+    kept: list[Candidate] = []
+    for candidate in sorted(candidates, key=lambda c: (c.complexity, c.model_error)):
+        twin = any(
+            k.action_map == candidate.action_map
+            and abs(k.model_error - candidate.model_error) <= 1e-9 * max(1.0, abs(k.model_error))
+            for k in kept
         )
-
-    probed = [probed_copy(c, i) for i, c in enumerate(plausible)]
-    # The model can be fooled (e.g. cart and pole swapped fit a random-policy CartPole fairly well):
-    # when no plausible candidate works zero-shot, probe the next distinct ones too.
-    for candidate in distinct[len(plausible) : most]:
-        if max((c.zero_shot for c in probed if c.zero_shot is not None and np.isfinite(c.zero_shot)), default=0) >= 0.8:
-            break
-        probed.append(probed_copy(candidate, len(probed)))
-    valid = [c for c in probed if c.zero_shot is not None and np.isfinite(c.zero_shot)]
-    if not valid:
-        return simplest(probed), probed
-    top = max(c.zero_shot for c in valid if c.zero_shot is not None)
-    return simplest([c for c in valid if c.zero_shot is not None and c.zero_shot >= top - 0.15]), probed
-
-
-def simplest(candidates: list[Candidate], *, tolerance: float = 1.25, slack: float = 0.01) -> Candidate:
-    """Occam's rule: the least complex candidate whose model error is within noise of the best.
-
-    Symmetric systems have mirror-image maps (all observation signs flipped with the actions swapped)
-    that fit equally well; sampling noise must not pick the complicated one.
-    """
-    floor = min(c.model_error for c in candidates) if all(np.isfinite(c.model_error) for c in candidates) else None
-    if floor is None:
-        return candidates[0]
-    near = [c for c in candidates if c.model_error <= tolerance * floor + slack]
-    return min(near, key=lambda c: (c.complexity, c.model_error))
+        if not twin:
+            kept.append(candidate)
+    return sorted(kept, key=lambda c: c.penalized)

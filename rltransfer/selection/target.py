@@ -55,12 +55,13 @@ class Rollouts(Transitions):
         """Environment steps the rollouts cost."""
         return len(self.obs)
 
-    def random_return(self, horizon: int) -> float:
-        """Mean random-policy return over the first `horizon` steps of the episodes that reached it or ended.
+    def random_returns(self, horizon: int) -> list[float]:
+        """Random-policy returns over the first `horizon` steps of the episodes that reached it or ended."""
+        return [float(r[:horizon].sum()) for r, ended in self.episode_rewards if ended or len(r) >= horizon]
 
-        nan when no episode qualifies.
-        """
-        returns = [float(r[:horizon].sum()) for r, ended in self.episode_rewards if ended or len(r) >= horizon]
+    def random_return(self, horizon: int) -> float:
+        """Mean of `random_returns`; nan when no episode qualifies."""
+        returns = self.random_returns(horizon)
         return float(np.mean(returns)) if returns else float("nan")
 
 
