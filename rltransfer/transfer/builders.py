@@ -24,11 +24,10 @@ from rltransfer.errors import ConfigError
 from rltransfer.io import append_json_line
 from rltransfer.mapping import MappedTeacher
 from rltransfer.policies import algo_class
-from rltransfer.rollouts import evaluate
 from rltransfer.transfer.algorithms import transfer_algorithm
 from rltransfer.transfer.config import Mode
-from rltransfer.transfer.controller import PROBE_MAX_STEPS
 from rltransfer.transfer.jsrl import JumpStartCallback, JumpStartVecEnv
+from rltransfer.transfer.probes import teacher_probe
 from rltransfer.transfer.teacher import ResolvedTeacher, resolve_teacher
 from rltransfer.transfer.weights import copy_teacher_weights
 
@@ -119,14 +118,8 @@ def build_jsrl(context: MethodContext) -> StudentSetup:
     transfer = context.config.transfer_config
     guide = MappedTeacher(resolved.policy("method jsrl"), resolved.mapping, context.vec_env.action_space)
     probe = context.env_factory()
-    try:
-        zero_shot = evaluate(
-            probe,
-            guide.act_one,
-            episodes=transfer.probe_episodes,
-            seed=context.config.seed + 30_000,  # the controller's teacher probe, same episodes
-            max_steps=PROBE_MAX_STEPS,
-        )
+    try:  # the controller's teacher probe, the same episodes
+        zero_shot = teacher_probe(probe, guide, episodes=transfer.probe_episodes, seed=context.config.seed)
     finally:
         probe.close()
     max_horizon = max(1, int(np.mean(zero_shot.lengths)))

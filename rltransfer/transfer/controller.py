@@ -34,14 +34,11 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rltransfer.io import append_json_line, json_safe
 from rltransfer.io import finite_or_none as _finite
-from rltransfer.rollouts import evaluate, random_act, recording
 from rltransfer.transfer.config import MODE_CODES, Mode
 from rltransfer.transfer.engine import TransferEngine
 from rltransfer.transfer.initialise import distil_initialise
 from rltransfer.transfer.offline import pretrain_on_demonstrations
-
-PROBE_MAX_STEPS = 10_000
-"""Safety cap on one probe episode (envs without a time limit)."""
+from rltransfer.transfer.probes import dataset_return, random_probe, teacher_probe
 
 _STATE_KEYS = (
     "started",
@@ -154,37 +151,20 @@ class TransferController(BaseCallback):
 
     # ------------------------------------------------------------------------ decisions
     def _probe(self) -> None:
-        """Zero-shot returns of the mapped teacher and of a random policy in the target.
-
-        A dataset teacher's return is the mean of its whole episodes, which costs no env step (its
-        recording is counted when its transitions are used); the random probe runs as for any teacher.
-        """
+        """Zero-shot returns of the mapped teacher (a dataset's recorded one) and of a random policy."""
         started = time.time()
         env = self.engine.env_factory()
+        episodes, teacher_steps = self.config.probe_episodes, 0
+        states: list[np.ndarray] = []
         try:
-            states: list[np.ndarray] = []
             dataset = self.engine.resolved.dataset
             if dataset is not None:
-                whole = [e.episode_return for e in dataset.episodes if e.terminations[-1] or e.truncations[-1]]
-                self.teacher_return = float(np.mean(whole or dataset.returns))
-                teacher_steps = 0
+                self.teacher_return = dataset_return(dataset)
             else:
-                teacher = evaluate(
-                    env,
-                    recording(self.engine.targets.mapped.act_one, states),
-                    episodes=self.config.probe_episodes,
-                    seed=self.seed + 30_000,
-                    max_steps=PROBE_MAX_STEPS,
-                )
+                mapped = self.engine.targets.mapped
+                teacher = teacher_probe(env, mapped, episodes=episodes, seed=self.seed, states=states)
                 self.teacher_return, teacher_steps = teacher.mean, teacher.env_steps
-            env.action_space.seed(self.seed)
-            randomly = evaluate(
-                env,
-                random_act(env.action_space),
-                episodes=self.config.probe_episodes,
-                seed=self.seed + 31_000,
-                max_steps=PROBE_MAX_STEPS,
-            )
+            randomly = random_probe(env, episodes=episodes, seed=self.seed)
         finally:
             env.close()
         self.random_return = randomly.mean
