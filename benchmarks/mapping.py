@@ -1,0 +1,455 @@
+"""`python -m benchmarks mapping`: is the mapping selection chooses right, and is its confidence calibrated?
+
+Targets: every registered `rltransfer/` variant (ground truth: `env.unwrapped.layout`) and Gymnasium's own
+parametric envs (ground truth: the layout of the family's base id, i.e. identity for the matching spaces,
+binning for MountainCarContinuous with the discrete teacher), each with its family's main zoo teacher. Per
+(target, search seed): `rltransfer.selection.find_mapping` at its default budget, the env steps it spent,
+its confidence, and the whole-episode zero-shot returns of the chosen, true and identity mappings
+(rltransfer.transfer.probes.teacher_probe, the same episodes for all). Writes results/mapping.md (headed by
+the command, seeds, machine and date), results/mapping.json and the reliability plot results/mapping.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from benchmarks import PROGRAM
+from rltransfer.envs import CATALOGUE
+from rltransfer.envs.layout import Layout
+from rltransfer.errors import ConfigError
+from rltransfer.experiments.provenance import command_line, machine_description, now_utc, source_revision
+from rltransfer.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from rltransfer.make import env_family, make_env
+from rltransfer.mapping import ActionMap, MappedTeacher, Mapping, ObsMap, identity_fits
+from rltransfer.selection import find_mapping
+from rltransfer.spaces import SpaceSignature
+from rltransfer.transfer.probes import teacher_probe
+from rltransfer.zoo import Teacher, load_teacher
+
+FAMILY_TEACHERS = {
+    "CartPole": "cartpole-ppo",
+    "Acrobot": "acrobot-dqn",
+    "MountainCar": "mountaincar-dqn",
+    "MountainCarContinuous": "mountaincar-dqn",
+    "Pendulum": "pendulum-sac",
+    "LunarLander": "lunarlander-dqn",
+}
+"""The main zoo teacher of each family (MountainCarContinuous has only the discrete one)."""
+NATIVE_TARGETS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("LunarLander-v3", {}),
+    ("LunarLander-v3", {"gravity": -5.0}),
+    ("LunarLander-v3", {"gravity": -3.0}),
+    ("LunarLander-v3", {"gravity": -5.0, "enable_wind": True, "wind_power": 10.0}),
+    ("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5}),
+    ("LunarLander-v3", {"gravity": -8.0, "enable_wind": True, "wind_power": 5.0}),
+    ("Pendulum-v1", {}),
+    ("Pendulum-v1", {"g": 5.0}),
+    ("Pendulum-v1", {"g": 15.0}),
+    ("Acrobot-v1", {}),
+    ("MountainCar-v0", {}),
+    ("MountainCarContinuous-v0", {}),
+    ("CartPole-v1", {}),
+)
+"""Gymnasium-native targets (id, kwargs): the issue's LunarLander, Pendulum g and MountainCarContinuous cases."""
+RIGHT_SHARE = 0.05
+"""A mapping that is not the ground truth is still right within this share of the truth's zero-shot return."""
+BELOW_IDENTITY_SHARE = 0.10
+"""A chosen mapping this share below identity's zero-shot return (identity admissible) is flagged."""
+SCALE_RTOL = 0.25
+"""Relative tolerance on observation scales and action values when comparing with the ground truth."""
+CONFIDENCE_BINS = (0.0, 0.5, 0.8, 0.95, 1.0)
+"""Edges of the reliability table's bins ([0, 0.5), [0.5, 0.8), [0.8, 0.95), [0.95, 1])."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One (target, teacher, search seed): what find_mapping chose and whether it is right."""
+
+    target: str
+    teacher: str
+    seed: int
+    mapping: str
+    confidence: float
+    env_steps: int
+    exact: bool
+    chosen_return: float
+    truth_return: float
+    identity_return: float | None
+    right: bool
+    below_identity: bool
+    rule: str
+    flagged_probes: int
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One row of the reliability table."""
+
+    low: float
+    high: float
+    count: int
+    mean_confidence: float
+    share_right: float
+
+
+def target_label(env_id: str, kwargs: dict[str, Any]) -> str:
+    """`id` or `id {json kwargs}`: how a target is named in the report."""
+    return f"{env_id} {json.dumps(kwargs, sort_keys=True)}" if kwargs else env_id
+
+
+def all_targets() -> list[tuple[str, dict[str, Any]]]:
+    """Every registered rltransfer/ id with a family teacher, then the Gymnasium-native targets."""
+    registered: list[tuple[str, dict[str, Any]]] = [
+        (env_id, {}) for env_id, info in CATALOGUE.items() if info.family in FAMILY_TEACHERS
+    ]
+    return [*registered, *NATIVE_TARGETS]
+
+
+def truth_mapping(layout: Layout, teacher_action: gym.Space[Any], student_action: gym.Space[Any]) -> Mapping:
+    """The mapping a layout implies from its core (the teacher's source spaces) onto the variant."""
+    dims = layout.core_obs_dims
+    index, scale = [-1] * dims, [1.0] * dims
+    for student_dim, core_dim in enumerate(layout.obs_permutation):
+        index[core_dim], scale[core_dim] = student_dim, 1.0 / layout.obs_scale[student_dim]
+    obs = ObsMap(index=tuple(index), scale=tuple(scale), offset=(0.0,) * dims)
+    return Mapping(obs=obs, action=_truth_action(layout, teacher_action, student_action), source="user")
+
+
+def _truth_action(layout: Layout, teacher: gym.Space[Any], student: gym.Space[Any]) -> ActionMap:
+    sign = np.asarray(layout.action_sign if layout.action_sign is not None else (1.0,), dtype=np.float64)
+    if isinstance(teacher, gym.spaces.Discrete) and isinstance(student, gym.spaces.Discrete):
+        core = layout.action_permutation or tuple(range(int(student.n)))
+        inverse = tuple(core.index(action) for action in range(len(core)))  # teacher action t runs as student s
+        return ActionMap() if inverse == tuple(range(len(core))) else ActionMap(kind="permutation", permutation=inverse)
+    if isinstance(teacher, gym.spaces.Discrete) and isinstance(student, gym.spaces.Box):
+        # discrete pushes of the core task are evenly spaced over the student's (symmetric) force range
+        levels = np.linspace(float(np.min(student.low)), float(np.max(student.high)), int(teacher.n))
+        return ActionMap(kind="bins", values=tuple((float(level * sign[0]),) for level in levels))
+    if isinstance(teacher, gym.spaces.Box) and isinstance(student, gym.spaces.Discrete):
+        levels = np.linspace(float(teacher.low[0]), float(teacher.high[0]), int(student.n))
+        core = layout.action_permutation or tuple(range(int(student.n)))
+        return ActionMap(kind="nearest", values=tuple((float(levels[core[s]] * sign[0]),) for s in range(len(core))))
+    if np.all(sign == 1.0):
+        return ActionMap()
+    return ActionMap(
+        kind="affine", index=tuple(range(len(sign))), scale=tuple(float(s) for s in sign), offset=(0.0,) * len(sign)
+    )
+
+
+def _plain(action: ActionMap) -> ActionMap:
+    """An action map that changes nothing, as the identity kind."""
+    if action.kind == "permutation" and action.permutation == tuple(range(len(action.permutation))):
+        return ActionMap()
+    if (
+        action.kind == "affine"
+        and action.index == tuple(range(len(action.index)))
+        and all(abs(s - 1.0) < 1e-9 for s in action.scale)
+        and all(abs(o) < 1e-9 for o in action.offset)
+    ):
+        return ActionMap()
+    return action
+
+
+def _close(found: tuple[float, ...], truth: tuple[float, ...], *, rtol: float, atol: float = 1e-3) -> bool:
+    return len(found) == len(truth) and bool(np.allclose(found, truth, rtol=rtol, atol=atol))
+
+
+def same_mapping(found: Mapping, truth: Mapping, *, rtol: float = SCALE_RTOL) -> bool:
+    """Whether `found` is the ground truth: same dims and signs, scales and action values within `rtol`."""
+    if found.obs.index != truth.obs.index or not _close(found.obs.scale, truth.obs.scale, rtol=rtol):
+        return False
+    if not _close(found.obs.offset, truth.obs.offset, rtol=0.0, atol=1e-3):
+        return False
+    mine, theirs = _plain(found.action), _plain(truth.action)
+    if mine.kind != theirs.kind:
+        return False
+    if mine.kind == "permutation":
+        return mine.permutation == theirs.permutation
+    if mine.kind == "affine":
+        return mine.index == theirs.index and _close(mine.scale, theirs.scale, rtol=rtol, atol=0.05)
+    if mine.kind in ("bins", "nearest"):
+        found_values = tuple(v for value in mine.values for v in value)
+        true_values = tuple(v for value in theirs.values for v in value)
+        atol = 0.1 * max(1.0, max(abs(v) for v in true_values))
+        return _close(found_values, true_values, rtol=0.0, atol=atol)
+    return True
+
+
+def within(value: float, reference: float, share: float) -> bool:
+    """Whether `value` is at most `share` of |reference| (at least 1) below `reference` (above is fine)."""
+    return bool(value >= reference - share * max(abs(reference), 1.0))
+
+
+def is_right(*, exact: bool, chosen_return: float, truth_return: float, share: float = RIGHT_SHARE) -> bool:
+    """The issue's "right": the ground truth itself, or within `share` of its whole-episode zero-shot return."""
+    return exact or within(chosen_return, truth_return, share)
+
+
+def below_identity(chosen_return: float, identity_return: float | None, share: float = BELOW_IDENTITY_SHARE) -> bool:
+    """Whether the chosen mapping returns more than `share` below identity's (False when identity is not admissible)."""
+    return identity_return is not None and not within(chosen_return, identity_return, share)
+
+
+def reliability(cases: list[Case], edges: tuple[float, ...] = CONFIDENCE_BINS) -> list[Bin]:
+    """Confidence bins against the share of right mappings (the last bin includes 1.0)."""
+    bins = []
+    for position, (low, high) in enumerate(itertools.pairwise(edges)):
+        last = position == len(edges) - 2
+        inside = [c for c in cases if low <= c.confidence < high or (last and c.confidence == high)]
+        bins.append(
+            Bin(
+                low=low,
+                high=high,
+                count=len(inside),
+                mean_confidence=float(np.mean([c.confidence for c in inside])) if inside else float("nan"),
+                share_right=float(np.mean([c.right for c in inside])) if inside else float("nan"),
+            )
+        )
+    return bins
+
+
+class StepCounter(gym.Wrapper[Any, Any, Any, Any]):
+    """Counts the env steps taken through it (find_mapping's cost)."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self.steps = 0
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        """One step of the wrapped env, counted."""
+        self.steps += 1
+        return self.env.step(action)
+
+
+def _ground_truth_layout(env_id: str, env: gym.Env[Any, Any]) -> Layout:
+    """The target's own layout (rltransfer/ ids), else that of its family's base id (Gymnasium's envs)."""
+    layout = getattr(env.unwrapped, "layout", None)
+    if isinstance(layout, Layout):
+        return layout
+    base = make_env(f"rltransfer/{env_family(env_id)}-v0")
+    try:
+        base_layout = getattr(base.unwrapped, "layout", None)
+    finally:
+        base.close()
+    if not isinstance(base_layout, Layout):
+        raise ConfigError(f"{env_id}: no ground-truth layout", fix="add the family's base id to rltransfer.envs")
+    return base_layout
+
+
+def measure_target(
+    env_id: str, kwargs: dict[str, Any], teacher: Teacher, *, seeds: list[int], budget: int, episodes: int
+) -> list[Case]:
+    """find_mapping on one target for each seed, judged against the ground truth and identity."""
+    env = make_env(env_id, kwargs)
+    returns: dict[tuple[ObsMap, ActionMap], float] = {}
+
+    def zero_shot(mapping: Mapping) -> float:
+        key = (mapping.obs, _plain(mapping.action))
+        if key not in returns:
+            mapped = MappedTeacher(teacher, mapping, env.action_space)
+            returns[key] = teacher_probe(env, mapped, episodes=episodes, seed=0).mean
+        return returns[key]
+
+    try:
+        truth = truth_mapping(_ground_truth_layout(env_id, env), teacher.action_space, env.action_space)
+        student_obs, student_action = SpaceSignature.of(env.observation_space), SpaceSignature.of(env.action_space)
+        card = teacher.card
+        admissible = identity_fits(student_obs, student_action, card.observation_space, card.action_space)
+        identity_return = zero_shot(Mapping.identity(card.observation_space)) if admissible else None
+        truth_return = zero_shot(truth)
+        cases = []
+        for seed in seeds:
+            counted = StepCounter(env)
+            mapping = find_mapping(teacher, counted, seed=seed, budget=budget)
+            chosen_return = zero_shot(mapping)
+            exact = same_mapping(mapping, truth)
+            candidates = mapping.evidence.get("candidates", [])
+            cases.append(
+                Case(
+                    target=target_label(env_id, kwargs),
+                    teacher=teacher.name,
+                    seed=seed,
+                    mapping=mapping.describe(student_obs.dim),
+                    confidence=float(mapping.confidence),
+                    env_steps=counted.steps,
+                    exact=exact,
+                    chosen_return=chosen_return,
+                    truth_return=truth_return,
+                    identity_return=identity_return,
+                    right=is_right(exact=exact, chosen_return=chosen_return, truth_return=truth_return),
+                    below_identity=below_identity(chosen_return, identity_return),
+                    rule=str(mapping.evidence.get("rule", mapping.source)),
+                    flagged_probes=sum(bool(c.get("too_short")) for c in candidates),
+                )
+            )
+        return cases
+    finally:
+        env.close()
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.1f}"
+
+
+def render_report(
+    cases: list[Case],
+    *,
+    command: str,
+    seeds: list[int],
+    budget: int,
+    episodes: int,
+    wall_minutes: float,
+    plot: str = "mapping.png",
+) -> str:
+    """results/mapping.md: the command first, then seeds, code, machine, date, the summary and every case."""
+    targets = list(dict.fromkeys(c.target for c in cases))
+    right_targets = [t for t in targets if all(c.right for c in cases if c.target == t)]
+    misses = [c for c in cases if not c.right]
+    below = [c for c in cases if c.below_identity]
+    share = len(right_targets) / max(len(targets), 1)
+    lines = [
+        "# Mapping benchmark",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"- seeds: search {seeds} per target; zero-shot returns over {episodes} whole episodes "
+        f"(reset seeds {30_000}–{30_000 + episodes - 1}, deterministic teacher, the same for every mapping)",
+        f"- find_mapping budget: {budget} env steps per search",
+        f"- code: {source_revision()}",
+        f"- machine: {machine_description()}, shared with other jobs",
+        f"- date: {now_utc()}; wall time {wall_minutes:.1f} min",
+        "",
+        "## Summary against the issue's targets",
+        "",
+        f"- Targets right (every seed's mapping right): {len(right_targets)} of {len(targets)} = {100 * share:.0f}% "
+        f"(goal ≥ 95%); (target, seed) cases right: {sum(c.right for c in cases)} of {len(cases)}.",
+        "- Misses: "
+        + ("none." if not misses else "; ".join(f"{c.target} seed {c.seed} ({c.mapping})" for c in misses) + "."),
+        f"- Chosen mapping more than {100 * BELOW_IDENTITY_SHARE:.0f}% below identity's return (identity admissible): "
+        f"{len(below)} (goal 0)" + ("." if not below else ": " + "; ".join(f"{c.target} seed {c.seed}" for c in below)),
+        f"- Env steps per search: mean {np.mean([c.env_steps for c in cases]):.0f}, "
+        f"max {max(c.env_steps for c in cases)}.",
+        "",
+        "Right: equal to the ground truth (same dims and signs, scales and action values within "
+        f"{100 * SCALE_RTOL:.0f}%), or a whole-episode zero-shot return at most {100 * RIGHT_SHARE:.0f}% of |truth's| "
+        "below the truth's. Ground truth: `env.unwrapped.layout` for rltransfer/ ids; for Gymnasium's own envs the "
+        "layout of the family's base id (identity; MountainCarContinuous: the discrete teacher's pushes binned onto "
+        "−1, 0, +1).",
+        "",
+        "## Reliability of `mapping.confidence`",
+        "",
+        "| confidence bin | cases | mean confidence | share right |",
+        "|---|---|---|---|",
+    ]
+    for row in reliability(cases):
+        closing = "]" if row.high == CONFIDENCE_BINS[-1] else ")"
+        shown = "–" if not row.count else f"{row.share_right:.2f}"
+        mean = "–" if not row.count else f"{row.mean_confidence:.2f}"
+        lines.append(f"| [{row.low:.2f}, {row.high:.2f}{closing} | {row.count} | {mean} | {shown} |")
+    lines += [
+        "",
+        f"![reliability of mapping.confidence]({plot})",
+        "",
+        "## Every case",
+        "",
+        "| target | teacher | seed | chosen mapping | confidence | env steps | ground truth | zero-shot chosen | "
+        "truth | identity | right | > 10% below identity | rule |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cases:
+        flagged = f" ({c.flagged_probes} probe(s) flagged too short)" if c.flagged_probes else ""
+        lines.append(
+            f"| {c.target} | {c.teacher} | {c.seed} | {c.mapping} | {c.confidence:.2f} | {c.env_steps} | "
+            f"{'yes' if c.exact else 'no'} | {_number(c.chosen_return)} | {_number(c.truth_return)} | "
+            f"{_number(c.identity_return)} | {'yes' if c.right else '**no**'} | "
+            f"{'**yes**' if c.below_identity else 'no'} | {c.rule}{flagged} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_reliability(bins: list[Bin], path: Path, *, command: str) -> Path:
+    """Share right against mean confidence per bin, with the diagonal; the PNG's text names the command."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4.5, 4.0))
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    shown = [b for b in bins if b.count]
+    axis.plot([b.mean_confidence for b in shown], [b.share_right for b in shown], marker="o", label="find_mapping")
+    for b in shown:
+        axis.annotate(f"n={b.count}", (b.mean_confidence, b.share_right), textcoords="offset points", xytext=(4, -12))
+    axis.set(xlim=(0, 1.02), ylim=(0, 1.05), xlabel="mapping.confidence (bin mean)", ylabel="share of mappings right")
+    axis.set_title("Reliability of mapping.confidence", fontsize=10)
+    axis.legend(loc="upper left", fontsize=8)
+    buffer = io.BytesIO()
+    metadata = {"Description": f"regenerated by: {command}", "Software": "rltransfer benchmarks"}
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata=metadata)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def register(subparsers: Any) -> None:
+    """Add `python -m benchmarks mapping`."""
+    parser = subparsers.add_parser(
+        "mapping",
+        help="is the chosen mapping right, and is its confidence calibrated (issue 15)",
+        description="Run find_mapping on every registered variant and on Gymnasium's parametric envs, judge each "
+        "mapping against the ground truth by whole-episode zero-shot returns; write results/mapping.md.",
+    )
+    parser.add_argument("--seeds", type=int, default=2, help="search seeds per target (default 2)")
+    parser.add_argument("--episodes", type=int, default=10, help="whole episodes per zero-shot return (default 10)")
+    parser.add_argument("--budget", type=int, default=1000, help="find_mapping budget in env steps (default 1000)")
+    parser.add_argument("--zoo", default=None, metavar="DIR", help="teacher zoo (default: the shipped one)")
+    parser.add_argument("--targets", default="", help="comma-separated labels to run (default: all)")
+    parser.add_argument("--out", default="results/mapping.md", help="output file (.json and .png beside it)")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(1)
+    started = time.time()
+    command = command_line(PROGRAM)
+    seeds = list(range(args.seeds))
+    wanted = {t.strip() for t in args.targets.split(",") if t.strip()}
+    teachers = {name: load_teacher(name, args.zoo) for name in set(FAMILY_TEACHERS.values())}
+    cases: list[Case] = []
+    for env_id, kwargs in all_targets():
+        if wanted and env_id not in wanted and target_label(env_id, kwargs) not in wanted:
+            continue
+        teacher = teachers[FAMILY_TEACHERS[env_family(env_id)]]
+        begun = time.time()
+        found = measure_target(env_id, kwargs, teacher, seeds=seeds, budget=args.budget, episodes=args.episodes)
+        cases += found
+        verdict = ", ".join(f"{c.mapping} ({'right' if c.right else 'WRONG'})" for c in found)
+        print(f"{target_label(env_id, kwargs)}: {verdict} [{time.time() - begun:.0f}s]", flush=True)
+    out = Path(args.out)
+    minutes = (time.time() - started) / 60
+    plot = out.with_suffix(".png")
+    report = render_report(
+        cases,
+        command=command,
+        seeds=seeds,
+        budget=args.budget,
+        episodes=args.episodes,
+        wall_minutes=minutes,
+        plot=plot.name,
+    )
+    atomic_write_text(out, report)
+    atomic_write_json(out.with_suffix(".json"), {"command": command, "cases": [asdict(c) for c in cases]})
+    plot_reliability(reliability(cases), plot, command=command)
+    print(f"wrote {out}, {out.with_suffix('.json')}, {plot}")
+    return 0
