@@ -149,3 +149,24 @@ def test_a_dataset_recorded_in_a_target_with_kwargs_is_known_as_recorded_there(t
     resolved = resolve_teacher(str(path), env_factory=lambda: make_env(permuted), zoo=str(ZOO))
     assert resolved.teacher is None and resolved.dataset_in_target, resolved.how
     assert resolved.name == "cartpole-ppo-demos-v0" and resolved.mapping.obs.is_identity(4)
+
+
+def test_rank_scores_datasets_by_their_recorded_return_and_dynamics(
+    cartpole_demos: Path, pendulum_demos: Path, tmp_path: Path
+) -> None:
+    """A strong teacher's recording ranks above a weak one's; a dataset in other spaces scores 0; no probe."""
+    from rltransfer.selection import rank_teachers, recommendation
+
+    weak = _record(tmp_path, "cartpole-ppo-undertrained", CARTPOLE, 1000)
+    datasets = [read_dataset(path) for path in (weak, cartpole_demos, pendulum_demos)]
+    rankings = rank_teachers(CARTPOLE, ZOO, teachers=[], datasets=datasets, budget=300)
+    by_name = {r.teacher: r for r in rankings}
+    strong, under = by_name["cartpole-ppo-demos-v0"], by_name["cartpole-ppo-undertrained-demos-v0"]
+    assert rankings[0] is strong and strong.score > under.score, [(r.teacher, r.score) for r in rankings]
+    assert strong.evidence["zero_shot"]["recorded_in_target"] and strong.evidence["dynamics"]["similarity"] > 0.0
+    assert strong.evidence["probe_env_steps"] == 0
+    assert (
+        by_name["pendulum-sac-demos-v0"].score == 0.0
+        and "data export" in by_name["pendulum-sac-demos-v0"].evidence["reason"]
+    )
+    assert f"--teacher {cartpole_demos} --method instance" in recommendation(rankings)

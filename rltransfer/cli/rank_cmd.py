@@ -7,6 +7,7 @@ from typing import Any
 
 from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_cell, format_table, print_json
 from rltransfer.cli.zoo_cmd import one_line_warnings
+from rltransfer.data.store import read_dataset
 from rltransfer.io import atomic_write_json, json_safe
 from rltransfer.make import parse_env_kwargs
 from rltransfer.selection import DEFAULT_BUDGET, Ranking, rank_teachers, ranking_cost, recommendation
@@ -36,6 +37,13 @@ def register(subparsers: Any) -> None:
         "--teachers", default=None, metavar="NAMES", help="comma-separated teacher names (default: the whole zoo)"
     )
     parser.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="DATASET",
+        help="also rank a teacher that is only data (a dataset folder, Minari id or transitions.npz); repeatable",
+    )
+    parser.add_argument(
         "--out", default=None, metavar="FILE", help="also write the ranking (with full mappings) as JSON to FILE"
     )
     add_json_arg(parser)
@@ -52,6 +60,7 @@ def _rank(args: argparse.Namespace) -> int:
             budget=args.budget if args.budget is not None else DEFAULT_BUDGET,
             seed=args.seed,
             teachers=teachers,
+            datasets=[read_dataset(source) for source in args.dataset],
         )
     rows = [
         {

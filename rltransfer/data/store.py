@@ -75,10 +75,21 @@ class Dataset:
         """Return of every episode."""
         return np.asarray([episode.episode_return for episode in self.episodes], dtype=np.float64)
 
+    def recorded_in(self, env: gym.Env[Any, Any]) -> bool:
+        """Whether the episodes ran in `env` itself: same id and kwargs (as JSON has them: lists for tuples)."""
+        target, recorded = env.spec, self.env_spec
+        if target is None or recorded is None:
+            return False
+        return (target.id, _as_json(target.kwargs)) == (recorded.id, _as_json(recorded.kwargs))
+
     @property
     def env_id(self) -> str | None:
         """Gymnasium id of the env, None when unknown."""
         return self.env_spec.id if self.env_spec is not None else None
+
+
+def _as_json(kwargs: dict[str, Any]) -> Any:
+    return json.loads(json.dumps(dict(kwargs), sort_keys=True, default=str))
 
 
 def check_dataset_id(dataset_id: str) -> str:

@@ -10,15 +10,18 @@ it is: docs/decisions.md, "Selection".
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
+from rltransfer.data.store import Dataset
 from rltransfer.errors import IncompatibleSpacesError, UnknownTeacherError
 from rltransfer.make import make_env
 from rltransfer.mapping import Mapping
 from rltransfer.selection.assess import TOO_SHORT_NOTE, assess
+from rltransfer.selection.dataset import assess_dataset
 from rltransfer.selection.ranking import SCRATCH_THRESHOLD, Ranking, ranking_cost, recommendation
 from rltransfer.selection.scoring import (
     ZERO_SHOT_WEIGHT,
@@ -87,15 +90,17 @@ def rank_teachers(
     seed: int = 0,
     teachers: list[str] | None = None,
     random_share: float = RANDOM_SHARE,
+    datasets: Sequence[Dataset] = (),
 ) -> list[Ranking]:
-    """Rank the zoo's teachers (or the named ones) for a target env, best first, within `budget` env steps.
+    """Rank the zoo's teachers (or the named ones) and `datasets` for a target env, best first, within `budget`.
 
     `random_share` of the budget goes to the shared random rollouts (at least one horizon's worth), the
-    rest is split among the bridgeable teachers' zero-shot probes.
+    rest is split among the bridgeable teachers' zero-shot probes; a dataset is scored without probes
+    (rltransfer.selection.dataset).
     """
     target_env = make_env(env, env_kwargs) if isinstance(env, str) else env
     names = list(teachers) if teachers is not None else list_teacher_names(zoo)
-    if not names:
+    if not names and not datasets:
         raise UnknownTeacherError(
             f"no teachers in zoo {zoo if zoo is not None else 'default'}",
             fix="pass --zoo DIR, or train teachers with `rltransfer zoo train`",
@@ -112,6 +117,7 @@ def rank_teachers(
         target = Target(target_env, random_steps=random_steps, seed=seed)
         shared_seconds = time.time() - started
         rankings = [assess(teacher, target, allowance=allowance, seed=seed) for teacher in loaded]
+        rankings += [assess_dataset(dataset, target, seed=seed) for dataset in datasets]
     finally:
         if isinstance(env, str):
             target_env.close()

@@ -76,6 +76,9 @@ def recommendation(rankings: list[Ranking]) -> str:
         best = f" (best: {rankings[0].teacher}, score {rankings[0].score:.2f})" if rankings else ""
         return f"train from scratch: no teacher fits this target{best}; scores below {SCRATCH_THRESHOLD}"
     top = rankings[0]
+    if top.evidence.get("kind") == "dataset":
+        where = top.evidence.get("path") or top.teacher
+        return f'start from dataset "{top.teacher}" (score {top.score:.2f}): --teacher {where} --method instance'
     return f'start from "{top.teacher}" (score {top.score:.2f}, mapping: {top.mapping_summary})'
 
 

@@ -8,7 +8,6 @@ are batched torch calls on many student states at once. A teacher may also be on
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,11 +105,6 @@ def check_teacher(teacher: str, zoo: str | None = None, *, methods: tuple[str, .
         )
 
 
-def _plain(kwargs: dict[str, Any]) -> Any:
-    """Env kwargs as JSON has them (a dataset's stored spec turns tuples into lists)."""
-    return json.loads(json.dumps(dict(kwargs), sort_keys=True, default=str))
-
-
 def _resolve_dataset(dataset: Dataset, probe_env: gym.Env[Any, Any]) -> ResolvedTeacher:
     """A dataset teacher: its spaces must be the student's (it is replayed as recorded)."""
     for role, recorded, student in (
@@ -122,12 +116,7 @@ def _resolve_dataset(dataset: Dataset, probe_env: gym.Env[Any, Any]) -> Resolved
                 f"dataset {dataset.dataset_id} has {role} space {recorded}, the target {student}",
                 fix="record the teacher in the target with `rltransfer data export TEACHER --env ID`",
             )
-    target, recorded_in = probe_env.spec, dataset.env_spec
-    in_target = (
-        target is not None
-        and recorded_in is not None
-        and (target.id, _plain(target.kwargs)) == (recorded_in.id, _plain(recorded_in.kwargs))
-    )
+    in_target = dataset.recorded_in(probe_env)
     where = "recorded in the target" if in_target else f"recorded in {dataset.env_id or 'an unknown env'}"
     how = (
         f"teacher dataset {dataset.dataset_id} ({len(dataset.episodes)} episodes, {dataset.total_steps} steps, "
