@@ -10,16 +10,8 @@ import pytest
 from PIL import Image
 
 from benchmarks.__main__ import build_parser
-from benchmarks.mapping import (
-    Case,
-    below_identity,
-    is_right,
-    plot_reliability,
-    reliability,
-    render_report,
-    same_mapping,
-    truth_mapping,
-)
+from benchmarks.mapping import Case, plot_reliability, reliability, render_report
+from benchmarks.mapping_truth import below_identity, is_right, same_mapping, truth_mapping
 from rltransfer.envs.layout import Layout
 from rltransfer.mapping import ActionMap, Mapping, ObsMap
 
