@@ -3,17 +3,17 @@
 Targets: every registered `rltransfer/` variant (ground truth: `env.unwrapped.layout`) and Gymnasium's own
 parametric envs (ground truth: the layout of the family's base id, i.e. identity for the matching spaces,
 binning for MountainCarContinuous with the discrete teacher), each with its family's main zoo teacher. Per
-(target, search seed): `rltransfer.selection.find_mapping` at its default budget, the env steps it spent,
-its confidence, and the whole-episode zero-shot returns of the chosen, true and identity mappings
-(rltransfer.transfer.probes.teacher_probe, the same episodes for all). Writes results/mapping.md (headed by
-the command, seeds, machine and date), results/mapping.json and the reliability plot results/mapping.png.
+(target, search seed): `rltransfer.selection.find_mapping` at its default budget (or, with --via rank, the
+teacher's row of a ranking of the whole zoo), the env steps it spent, its confidence, and the whole-episode
+zero-shot returns of the chosen, true and identity mappings (rltransfer.transfer.probes.teacher_probe, the
+same episodes for all). Writes results/mapping.md (headed by the command, seeds, machine and date),
+results/mapping.json and the reliability plot results/mapping.png. The ground truth and the judgement live
+in benchmarks/mapping_truth.py, the reliability table and plot in benchmarks/mapping_reliability.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import itertools
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from benchmarks import PROGRAM
+from benchmarks.mapping_reliability import CONFIDENCE_BINS, plot_reliability, reliability
 from benchmarks.mapping_truth import (
     BELOW_IDENTITY_SHARE,
     RIGHT_SHARE,
@@ -38,7 +39,7 @@ from benchmarks.mapping_truth import (
 )
 from rltransfer.envs import CATALOGUE
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc, source_revision
-from rltransfer.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from rltransfer.io import atomic_write_json, atomic_write_text
 from rltransfer.make import env_family, make_env
 from rltransfer.mapping import ActionMap, MappedTeacher, Mapping, ObsMap, identity_fits
 from rltransfer.selection import find_mapping, rank_teachers
@@ -73,13 +74,11 @@ NATIVE_TARGETS: tuple[tuple[str, dict[str, Any]], ...] = (
 """Gymnasium-native targets (id, kwargs): the issue's LunarLander, Pendulum g and MountainCarContinuous cases."""
 VIA = ("find_mapping", "rank")
 """How the mapping is searched: find_mapping (one teacher, the whole budget) or rank_teachers (the zoo shares it)."""
-CONFIDENCE_BINS = (0.0, 0.5, 0.8, 0.95, 1.0)
-"""Edges of the reliability table's bins ([0, 0.5), [0.5, 0.8), [0.8, 0.95), [0.95, 1])."""
 
 
 @dataclass(frozen=True)
 class Case:
-    """One (target, teacher, search seed): what find_mapping chose and whether it is right."""
+    """One (target, teacher, search seed): the mapping selection chose and whether it is right."""
 
     target: str
     teacher: str
@@ -97,17 +96,6 @@ class Case:
     flagged_probes: int
 
 
-@dataclass(frozen=True)
-class Bin:
-    """One row of the reliability table."""
-
-    low: float
-    high: float
-    count: int
-    mean_confidence: float
-    share_right: float
-
-
 def target_label(env_id: str, kwargs: dict[str, Any]) -> str:
     """`id` or `id {json kwargs}`: how a target is named in the report."""
     return f"{env_id} {json.dumps(kwargs, sort_keys=True)}" if kwargs else env_id
@@ -119,24 +107,6 @@ def all_targets() -> list[tuple[str, dict[str, Any]]]:
         (env_id, {}) for env_id, info in CATALOGUE.items() if info.family in FAMILY_TEACHERS
     ]
     return [*registered, *NATIVE_TARGETS]
-
-
-def reliability(cases: list[Case], edges: tuple[float, ...] = CONFIDENCE_BINS) -> list[Bin]:
-    """Confidence bins against the share of right mappings (the last bin includes 1.0)."""
-    bins = []
-    for position, (low, high) in enumerate(itertools.pairwise(edges)):
-        last = position == len(edges) - 2
-        inside = [c for c in cases if low <= c.confidence < high or (last and c.confidence == high)]
-        bins.append(
-            Bin(
-                low=low,
-                high=high,
-                count=len(inside),
-                mean_confidence=float(np.mean([c.confidence for c in inside])) if inside else float("nan"),
-                share_right=float(np.mean([c.right for c in inside])) if inside else float("nan"),
-            )
-        )
-    return bins
 
 
 class StepCounter(gym.Wrapper[Any, Any, Any, Any]):
@@ -225,6 +195,11 @@ def _number(value: float | None) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.1f}"
 
 
+def _mean_confidence(cases: list[Case], *, right: bool) -> str:
+    values = [c.confidence for c in cases if c.right == right]
+    return f"{np.mean(values):.2f} (n={len(values)})" if values else "– (n=0)"
+
+
 def render_report(
     cases: list[Case],
     *,
@@ -265,8 +240,8 @@ def render_report(
         f"{len(below)} (goal 0)" + ("." if not below else ": " + "; ".join(f"{c.target} seed {c.seed}" for c in below)),
         f"- Right by return only (not the ground truth, within {100 * RIGHT_SHARE:.0f}% of its return or above): "
         f"{len(by_return)}"
-        + ("." if not by_return else ": " + "; ".join(f"{c.target} seed {c.seed} ({c.mapping})" for c in by_return))
-        + " Where the truth itself fails zero-shot, this criterion is weak: any map that fails as badly passes.",
+        + ("" if not by_return else ": " + "; ".join(f"{c.target} seed {c.seed} ({c.mapping})" for c in by_return))
+        + ". Where the truth itself fails zero-shot, this criterion is weak: any map that fails as badly passes.",
         f"- Env steps per search: mean {np.mean([c.env_steps for c in cases]):.0f}, "
         f"max {max(c.env_steps for c in cases)}.",
         "",
@@ -281,12 +256,16 @@ def render_report(
         "| confidence bin | cases | mean confidence | share right |",
         "|---|---|---|---|",
     ]
-    for row in reliability(cases):
+    for row in reliability([c.confidence for c in cases], [c.right for c in cases]):
         closing = "]" if row.high == CONFIDENCE_BINS[-1] else ")"
         shown = "–" if not row.count else f"{row.share_right:.2f}"
         mean = "–" if not row.count else f"{row.mean_confidence:.2f}"
         lines.append(f"| [{row.low:.2f}, {row.high:.2f}{closing} | {row.count} | {mean} | {shown} |")
     lines += [
+        "",
+        f"Mean confidence of the right cases {_mean_confidence(cases, right=True)}, of the wrong ones "
+        f"{_mean_confidence(cases, right=False)}. Identity chosen on equal spaces has confidence 1 by construction "
+        "(rltransfer.selection.scoring.mapping_confidence).",
         "",
         f"![reliability of mapping.confidence]({plot})",
         "",
@@ -305,30 +284,6 @@ def render_report(
             f"{'**yes**' if c.below_identity else 'no'} | {c.rule}{flagged} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def plot_reliability(bins: list[Bin], path: Path, *, command: str) -> Path:
-    """Share right against mean confidence per bin, with the diagonal; the PNG's text names the command."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(4.5, 4.0))
-    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
-    shown = [b for b in bins if b.count]
-    axis.plot([b.mean_confidence for b in shown], [b.share_right for b in shown], marker="o", label="find_mapping")
-    for b in shown:
-        axis.annotate(f"n={b.count}", (b.mean_confidence, b.share_right), textcoords="offset points", xytext=(4, -12))
-    axis.set(xlim=(0, 1.02), ylim=(0, 1.05), xlabel="mapping.confidence (bin mean)", ylabel="share of mappings right")
-    axis.set_title("Reliability of mapping.confidence", fontsize=10)
-    axis.legend(loc="upper left", fontsize=8)
-    buffer = io.BytesIO()
-    metadata = {"Description": f"regenerated by: {command}", "Software": "rltransfer benchmarks"}
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata=metadata)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
 
 
 def register(subparsers: Any) -> None:
@@ -393,6 +348,6 @@ def _run(args: argparse.Namespace) -> int:
     )
     atomic_write_text(out, report)
     atomic_write_json(out.with_suffix(".json"), {"command": command, "cases": [asdict(c) for c in cases]})
-    plot_reliability(reliability(cases), plot, command=command)
+    plot_reliability(reliability([c.confidence for c in cases], [c.right for c in cases]), plot, command=command)
     print(f"wrote {out}, {out.with_suffix('.json')}, {plot}")
     return 0
