@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_BUDGET",
     "RANDOM_SHARE",
     "SCRATCH_THRESHOLD",
+    "SCREEN_SHARE",
     "SOURCE_STEPS",
     "TOO_SHORT_NOTE",
     "ZERO_SHOT_WEIGHT",
@@ -81,6 +82,56 @@ def find_mapping(teacher: Teacher, env: gym.Env[Any, Any], *, seed: int = 0, bud
     return ranking.mapping
 
 
+SCREEN_SHARE = 0.6
+"""A teacher is probed when its free score (space compatibility × dynamics similarity, found without a target
+step) is at least this share of the best one's; the probe budget is split among those alone."""
+
+
+def _screen(loaded: list[Teacher], target: Target, *, seed: int) -> tuple[list[Ranking], set[str]]:
+    """Every teacher assessed without probes, and the names of those worth probing (SCREEN_SHARE)."""
+    screened = [assess(teacher, target, allowance=0, seed=seed) for teacher in loaded]
+    free = {
+        r.teacher: float(r.evidence["space"]["compatibility"])
+        * float(r.evidence.get("dynamics", {}).get("similarity", 0.0))
+        for r in screened
+    }
+    best = max(free.values(), default=0.0)
+    kept = {name for name, value in free.items() if value > 0 and value >= SCREEN_SHARE * best}
+    marked = [
+        Ranking(
+            teacher=r.teacher,
+            score=r.score,
+            mapping=r.mapping,
+            evidence={
+                **r.evidence,
+                "screen": {
+                    "free_score": free[r.teacher],
+                    "best_free_score": best,
+                    "probed": r.teacher in kept,
+                    "note": "" if r.teacher in kept else f"not probed: free score below {SCREEN_SHARE} of the best",
+                },
+            },
+            env_steps=r.env_steps,
+            seconds=r.seconds,
+        )
+        for r in screened
+    ]
+    return marked, kept
+
+
+def _with_screen(probed: Ranking, screen: Ranking) -> Ranking:
+    """A probed teacher's ranking, carrying its screening evidence and the screening's time."""
+    evidence = {**probed.evidence, "screen": screen.evidence["screen"]}
+    return Ranking(
+        teacher=probed.teacher,
+        score=probed.score,
+        mapping=probed.mapping,
+        evidence=evidence,
+        env_steps=probed.env_steps,
+        seconds=probed.seconds + screen.seconds,
+    )
+
+
 def rank_teachers(
     env: str | gym.Env[Any, Any],
     zoo: str | Path | None = None,
@@ -94,8 +145,10 @@ def rank_teachers(
 ) -> list[Ranking]:
     """Rank the zoo's teachers (or the named ones) and `datasets` for a target env, best first, within `budget`.
 
-    `random_share` of the budget goes to the shared random rollouts (at least one horizon's worth), the
-    rest is split among the bridgeable teachers' zero-shot probes; a dataset is scored without probes
+    `random_share` of the budget goes to the shared random rollouts (at least one horizon's worth). Every
+    teacher is first screened for free (signatures, mapping search on its stored transitions, dynamics
+    similarity on the shared rollouts); the rest of the budget is split among the zero-shot probes of those
+    the screen keeps (SCREEN_SHARE), so they run longer. A dataset is scored without probes
     (rltransfer.selection.dataset).
     """
     target_env = make_env(env, env_kwargs) if isinstance(env, str) else env
@@ -111,12 +164,17 @@ def rank_teachers(
         bridgeable = [
             t for t in loaded if space_compatibility(t.card.observation_space, t.card.action_space, target_env) > 0
         ]
-        random_steps, allowance = split_budget(
-            budget, env_horizon(target_env), len(bridgeable), random_share=random_share
-        )
+        random_steps, _ = split_budget(budget, env_horizon(target_env), len(bridgeable), random_share=random_share)
         target = Target(target_env, random_steps=random_steps, seed=seed)
         shared_seconds = time.time() - started
-        rankings = [assess(teacher, target, allowance=allowance, seed=seed) for teacher in loaded]
+        screened, kept = _screen(loaded, target, seed=seed)
+        allowance = (budget - random_steps) // max(len(kept), 1)
+        rankings = [
+            _with_screen(assess(teacher, target, allowance=allowance, seed=seed), screen)
+            if teacher.name in kept
+            else screen
+            for teacher, screen in zip(loaded, screened, strict=True)
+        ]
         rankings += [assess_dataset(dataset, target, seed=seed) for dataset in datasets]
     finally:
         if isinstance(env, str):
