@@ -304,6 +304,7 @@ def _verdict(suite: list[Target], summary: dict[str, dict[str, dict[str, metrics
     )
     lines.append("")
     related = [t for t in suite if not t.misleading]
+    regrets: list[float] = []
     fractions = [summary[t.name]["auto"]["fraction"].mean for t in related if "auto" in summary.get(t.name, {})]
     if fractions:
         median = float(np.median([f if math.isfinite(f) else math.inf for f in fractions]))
@@ -338,9 +339,21 @@ def _verdict(suite: list[Target], summary: dict[str, dict[str, dict[str, metrics
         best = max(fixed, key=lambda m: fixed[m].mean)
         auto = modes["auto"]["auc"]
         ok = auto.high >= fixed[best].low
+        gain = fixed[best].mean - fixed["none"].mean if "none" in fixed else math.nan
+        regret = (fixed[best].mean - auto.mean) / gain if math.isfinite(gain) and gain > 0 else math.nan
+        if math.isfinite(regret):
+            regrets.append(regret)
         lines.append(
             f"- {target.name}: best fixed mode {best} "
             f"(AUC {format_estimate('auc', fixed[best])}), auto {format_estimate('auc', auto)}: "
-            f"{'as good within CIs' if ok else 'WORSE than the best fixed mode'}."
+            f"{'as good within CIs' if ok else 'WORSE than the best fixed mode'}; regret against it "
+            f"{_fmt(regret)} of its gain over scratch (target ≤ 0.10)."
+        )
+    if regrets:
+        mean = float(np.mean(regrets))
+        lines.append(
+            f"- auto's regret against the best fixed mode per target (the oracle), mean over {len(regrets)} related "
+            f"targets where a mode beat scratch: {_fmt(mean)} of the oracle's gain (target ≤ 0.10): "
+            f"{'met' if mean <= 0.10 else 'MISSED'}."
         )
     return lines
