@@ -6,8 +6,9 @@ them (one-hot targets for a discrete student, with DQfD's margin for DQN; the re
 continuous one), then its value function, Q-network or critics to their λ-returns under the target's own
 rewards (`critic_warmup`). Without it the decaying DAPG term alone pulled a CartPole PPO student to one
 action almost everywhere (agreement 0.53; docs/decisions.md).
-Off-policy students then act with their own policy from the first step. It spends no env step: the
-demonstrations are already on the clock.
+Off-policy students then act with their own policy from the first step; a SAC/TD3 actor waits for its critic
+as after distil-initialise (its critic has seen the teacher's actions only, so its action gradient first
+points anywhere). It spends no env step: the demonstrations are already on the clock.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def pretrain_on_demonstrations(model: BaseAlgorithm, engine: TransferEngine, *, 
         critic = warm_up_critic(model, engine, demos.as_rollout(), updates=config.critic_updates, seed=seed)
     if engine.kind != "on_policy":
         engine.exploit(model)
+    if engine.kind == "actor":
+        engine.distilled = True  # as after distil-initialise, the cloned actor waits while its critic learns
     return (
         f"offline pre-training on {len(demos)} teacher transitions: agreement with their actions "
         f"{before:.2f} → {after:.2f} ({rounds * config.init_updates} updates); critic warm-up: {critic}"
