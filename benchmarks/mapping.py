@@ -347,7 +347,9 @@ def _run(args: argparse.Namespace) -> int:
         via=args.via,
     )
     atomic_write_text(out, report)
-    atomic_write_json(out.with_suffix(".json"), {"command": command, "cases": [asdict(c) for c in cases]})
+    atomic_write_json(
+        out.with_suffix(".json"), {"command": command, "cases": [asdict(c) for c in cases]}, sort_keys=False
+    )
     plot_reliability(reliability([c.confidence for c in cases], [c.right for c in cases]), plot, command=command)
     print(f"wrote {out}, {out.with_suffix('.json')}, {plot}")
     return 0
