@@ -37,6 +37,7 @@ from benchmarks.mapping_truth import (
     same_mapping,
     truth_mapping,
 )
+from rltransfer.distill.probe import StepCounter
 from rltransfer.envs import CATALOGUE
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc, source_revision
 from rltransfer.io import atomic_write_json, atomic_write_text
@@ -107,19 +108,6 @@ def all_targets() -> list[tuple[str, dict[str, Any]]]:
         (env_id, {}) for env_id, info in CATALOGUE.items() if info.family in FAMILY_TEACHERS
     ]
     return [*registered, *NATIVE_TARGETS]
-
-
-class StepCounter(gym.Wrapper[Any, Any, Any, Any]):
-    """Counts the env steps taken through it (find_mapping's cost)."""
-
-    def __init__(self, env: gym.Env[Any, Any]) -> None:
-        super().__init__(env)
-        self.steps = 0
-
-    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
-        """One step of the wrapped env, counted."""
-        self.steps += 1
-        return self.env.step(action)
 
 
 def search_mapping(
