@@ -75,6 +75,12 @@ class Dataset:
         """Return of every episode."""
         return np.asarray([episode.episode_return for episode in self.episodes], dtype=np.float64)
 
+    @property
+    def ended_episodes(self) -> tuple[Episode, ...]:
+        """The episodes the env ended (terminated or truncated); all of them when none did."""
+        ended = tuple(e for e in self.episodes if e.terminations[-1] or e.truncations[-1])
+        return ended or self.episodes
+
     def recorded_in(self, env: gym.Env[Any, Any]) -> bool:
         """Whether the episodes ran in `env` itself: same id and kwargs (as JSON has them: lists for tuples)."""
         target, recorded = env.spec, self.env_spec

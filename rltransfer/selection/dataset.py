@@ -19,31 +19,21 @@ import numpy as np
 
 from rltransfer.data.store import Dataset
 from rltransfer.mapping import Mapping
-from rltransfer.rollouts import Transitions, episode_limit, reward_threshold
+from rltransfer.rollouts import episode_limit, reward_threshold
 from rltransfer.selection.model import fit_source_model
 from rltransfer.selection.ranking import Ranking
 from rltransfer.selection.scoring import MODEL_FIT_WEIGHT, OVERLAP_WEIGHT, combine_score, distribution_overlap
 from rltransfer.selection.target import Target
 from rltransfer.spaces import SpaceSignature
+from rltransfer.transfer.instance import dataset_demonstrations
+from rltransfer.transfer.probes import dataset_return
 
 KIND = "dataset"
 """evidence["kind"] of a dataset's Ranking (policy teachers have none)."""
 
 
-def dataset_transitions(dataset: Dataset) -> Transitions:
-    """Every step of a dataset's episodes as Transitions (terminated = the env's termination)."""
-    episodes = dataset.episodes
-    return Transitions(
-        obs=np.concatenate([e.observations[:-1] for e in episodes]).astype(np.float64),
-        actions=np.concatenate([e.actions for e in episodes]),
-        rewards=np.concatenate([e.rewards for e in episodes]).astype(np.float64),
-        next_obs=np.concatenate([e.observations[1:] for e in episodes]).astype(np.float64),
-        terminated=np.concatenate([e.terminations for e in episodes]),
-    )
-
-
 def _dynamics(dataset: Dataset, target: Target, *, seed: int) -> dict[str, Any]:
-    transitions = dataset_transitions(dataset)
+    transitions = dataset_demonstrations(dataset, steps=dataset.total_steps, in_target=False).as_rollout().transitions
     if len(transitions) < 20:
         return {"similarity": 0.0, "reason": f"{len(transitions)} transitions are too few for a one-step model"}
     model = fit_source_model(transitions, dataset.action_space, seed=seed)
@@ -85,8 +75,8 @@ def assess_dataset(dataset: Dataset, target: Target, *, seed: int) -> Ranking:
         evidence["reason"] = "a dataset in other spaces: record the teacher in the target with `rltransfer data export`"
         return Ranking(teacher=name, score=0.0, mapping=identity, evidence=evidence, seconds=time.time() - started)
     in_target = dataset.recorded_in(target.env)
-    ended = [e for e in dataset.episodes if e.terminations[-1] or e.truncations[-1]] or list(dataset.episodes)
-    recorded = float(np.mean([e.episode_return for e in ended]))
+    ended = dataset.ended_episodes
+    recorded = dataset_return(dataset)
     length = float(np.mean([len(e) for e in ended]))
     limit = episode_limit(target.env)
     random_full = target.rollouts.random_return(limit or target.horizon)

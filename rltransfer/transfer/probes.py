@@ -41,5 +41,4 @@ def random_probe(env: gym.Env[Any, Any], *, episodes: int, seed: int) -> Evaluat
 
 def dataset_return(dataset: Dataset) -> float:
     """A dataset teacher's return: the mean over its episodes that ended (all of them when none did)."""
-    ended = [e.episode_return for e in dataset.episodes if e.terminations[-1] or e.truncations[-1]]
-    return float(np.mean(ended or dataset.returns))
+    return float(np.mean([e.episode_return for e in dataset.ended_episodes]))
