@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks import PROGRAM
+from benchmarks.suite_controller import controller_figures, controller_lines
 from benchmarks.suite_rliable import REPS, rliable_estimates, write_plots
 from benchmarks.suite_run import FORMAT
+from benchmarks.suite_scores import NORMALISATION, finite_values, normalisable, normalise, target_bounds
 from benchmarks.suite_targets import BENEFIT_METHOD, METHOD_ORDER, TARGETS, target_order
 from rltransfer import metrics
 from rltransfer.errors import CardFormatError, ConfigError
@@ -30,18 +32,6 @@ STEPS_RATIO_GOAL = 0.25
 """The issue's target: median steps-to-threshold ratio to scratch ≤ 0.25 (best method and auto)."""
 SCORES = {"auc": "normalised AUC", "asymptote": "normalised asymptote"}
 """Per-run scores the aggregate normalises, with their titles."""
-NORMALISATION = (
-    "score' = (score − scratch's initial return) / (threshold − scratch's initial return), per target: 0 is where "
-    "scratch starts (mean over scratch's seeds of the mean return of its first 10 episodes), 1 is the threshold"
-)
-
-
-def normalise(values: Any, *, low: float, high: float) -> np.ndarray:
-    """The suite's one normalisation: 0 at `low` (scratch's initial return), 1 at `high` (the threshold)."""
-    data = np.asarray(values, dtype=np.float64)
-    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
-        return np.full(data.shape, math.nan)
-    return (data - low) / (high - low)
 
 
 def read_results(folder: Path) -> list[dict[str, Any]]:
@@ -64,20 +54,6 @@ def read_results(folder: Path) -> list[dict[str, Any]]:
     return sorted(results, key=lambda r: target_order(r["target"]["name"]))
 
 
-def _bounds(result: dict[str, Any]) -> tuple[float, float]:
-    initial = result["methods"]["scratch"]["estimates"]["initial"]["mean"]
-    return (math.nan if initial is None else float(initial)), float(result["target"]["threshold"])
-
-
-def normalisable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The targets whose scratch starts below the threshold, so that their normalised scores are defined."""
-    return [r for r in results if np.isfinite(normalise(0.0, low=_bounds(r)[0], high=_bounds(r)[1]))]
-
-
-def _finite(values: list[Any]) -> list[float]:
-    return [float(v) for v in values if v is not None and math.isfinite(float(v))]
-
-
 def score_matrices(results: list[dict[str, Any]], methods: list[str], score: str) -> dict[str, np.ndarray]:
     """Per method, normalised scores as rliable wants them: (runs × targets), the first n finite seeds per target.
 
@@ -88,8 +64,8 @@ def score_matrices(results: list[dict[str, Any]], methods: list[str], score: str
     for method in methods:
         columns = []
         for result in results:
-            low, high = _bounds(result)
-            values = _finite(result["methods"][method]["per_seed"][score])
+            low, high = target_bounds(result)
+            values = finite_values(result["methods"][method]["per_seed"][score])
             columns.append(normalise(values, low=low, high=high))
         runs = min(len(column) for column in columns)
         if runs and all(np.all(np.isfinite(column)) for column in columns):
@@ -105,7 +81,7 @@ def steps_ratio_medians(results: list[dict[str, Any]], methods: list[str]) -> di
     per_method: dict[str, dict[str, Any]] = {}
     for method in (m for m in methods if m != "scratch"):
         ratios = {r["target"]["name"]: r["methods"][method]["estimates"]["steps_ratio"]["mean"] for r in results}
-        finite = _finite(list(ratios.values()))
+        finite = finite_values(list(ratios.values()))
         per_method[method] = {
             "median": statistics.median(finite) if finite else None,
             "targets": len(finite),
@@ -262,6 +238,8 @@ def render_suite(summary: dict[str, Any], results: list[dict[str, Any]], plots: 
     lines += _target_table(results, methods, "steps_ratio", "fraction") + _steps_lines(summary["steps_ratio"])
     lines += ["", "## Across targets (rliable, stratified bootstrap over seeds within targets)", ""]
     lines += _rliable_lines(summary["aggregate"], plots, root)
+    lines += ["", "## The controller: auto against every fixed method, instance where the teacher helps", ""]
+    lines += controller_lines(summary["controller"])
     lines += ["", f"## Benefit matrix ({BENEFIT_METHOD}, transfer ratio; benefit_matrix.json)", ""]
     lines += [*_benefit_lines(results), ""]
     return "\n".join(lines)
@@ -295,13 +273,14 @@ def aggregate(root: Path, *, reps: int = REPS) -> list[Path]:
             r["target"]["name"]: {
                 "target": r["target"],
                 "seeds": r["header"]["seeds"],
-                "normalisation": dict(zip(("low", "high"), _bounds(r), strict=True)),
+                "normalisation": dict(zip(("low", "high"), target_bounds(r), strict=True)),
                 "estimates": {m: entry["estimates"] for m, entry in r["methods"].items()},
             }
             for r in results
         },
         "aggregate": estimates,
         "steps_ratio": steps_ratio_medians(results, methods),
+        "controller": controller_figures(results),
     }
     files = [root / "suite.json", root / "benefit_matrix.json", root / "suite.md"]
     atomic_write_json(files[0], summary, sort_keys=False)

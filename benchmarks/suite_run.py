@@ -20,6 +20,7 @@ from benchmarks.suite_targets import BENEFIT_METHOD, METHOD_ORDER, QUICK_STEPS, 
 from rltransfer import metrics
 from rltransfer.errors import ConfigError
 from rltransfer.experiments import GridReport, GridSpec, run_grids
+from rltransfer.experiments.diagnose import decision_evidence, mode_path, read_decisions
 from rltransfer.experiments.grid import read_grid_file
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc, source_revision
 from rltransfer.experiments.summary import MethodSummary, collect_runs, format_estimate, summarize_folder
@@ -189,6 +190,29 @@ def _methods(folder: Path, target: SuiteTarget) -> dict[str, MethodSummary]:
     return env.methods
 
 
+def controller_choices(folder: Path) -> dict[str, Any]:
+    """Per method with controller decisions: each seed's probe of teacher and random policy, and its mode path.
+
+    The mode auto chose and when, beside the fixed modes on the same target (issue 12); the probe says
+    whether the mapped teacher beats random zero-shot there.
+    """
+    records, _ = collect_runs(folder)
+    choices: dict[str, Any] = {}
+    for method in dict.fromkeys(r.method for r in records):
+        runs = [(r.seed, read_decisions(r.run_dir)) for r in records if r.method == method]
+        runs = [(seed, rows) for seed, rows in runs if rows]
+        if not runs:
+            continue
+        choices[method] = {
+            "seeds": [seed for seed, _ in runs],
+            "teacher_zero_shot": [rows[0].get("teacher_return_estimate") for _, rows in runs],
+            "random_zero_shot": [rows[0].get("random_return") for _, rows in runs],
+            "paths": [mode_path(rows) for _, rows in runs],
+            "evidence": decision_evidence([rows for _, rows in runs]),
+        }
+    return choices
+
+
 def target_result(
     target: SuiteTarget, main_folder: Path, cells: list[BenefitCell], *, steps: int, header: dict[str, Any]
 ) -> dict[str, Any]:
@@ -217,6 +241,7 @@ def target_result(
             "settings": settings,
         },
         "methods": {name: _method_entry(summary, scratch, steps) for name, summary in methods.items()},
+        "controller": controller_choices(main_folder),
         "benefit": {cell.teacher: _benefit_entry(cell, methods, scratch, target) for cell in cells},
     }
 
@@ -300,6 +325,17 @@ def _method_rows(result: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _controller_lines(result: dict[str, Any]) -> list[str]:
+    """What the controller decided in each method's runs (decisions.jsonl, summed over seeds)."""
+    choices = result.get("controller")
+    if not choices:
+        return []
+    lines = ["## The controller's decisions (decisions.jsonl of each seed)", ""]
+    for method, entry in choices.items():
+        lines.append(f"- **{method}**: " + " ".join(entry["evidence"]))
+    return [*lines, ""]
+
+
 def render_target(result: dict[str, Any]) -> str:
     """results/suite/<target>.md from the target's JSON content."""
     target, settings = result["target"], result["target"]["settings"]
@@ -315,6 +351,7 @@ def render_target(result: dict[str, Any]) -> str:
         "",
         *_method_rows(result),
         "",
+        *_controller_lines(result),
         f"## Benefit matrix ({BENEFIT_METHOD}, every teacher selection can bridge to the target)",
         "",
         "| teacher | space compatibility | seeds | transfer ratio [95% CI] | runs |",

@@ -16,6 +16,7 @@ from conftest import one_error_line
 from benchmarks import suite_setup
 from benchmarks.__main__ import main
 from benchmarks.suite_aggregate import normalise
+from benchmarks.suite_controller import controller_figures
 from benchmarks.suite_targets import BENEFIT_METHOD, METHOD_ORDER, QUICK_STEPS, QUICK_TARGETS, TARGETS
 from rltransfer.zoo.card import read_card
 
@@ -44,6 +45,10 @@ def _check_target(path: Path, name: str) -> dict[str, Any]:
     text = path.with_suffix(".md").read_text()
     assert text.startswith(f"# Suite target {name}\n\n- command: `python -m benchmarks suite run --quick")
     assert "## Benefit matrix" in text and "quick run" in text
+    auto = result["controller"]["auto"]  # which mode auto chose and when, beside every fixed mode (issue 12)
+    assert auto["seeds"] == [0] and auto["paths"][0][0]["step"] == 0 and auto["paths"][0][0]["mode"]
+    assert _finite(auto["teacher_zero_shot"][0]) and _finite(auto["random_zero_shot"][0])
+    assert "## The controller's decisions" in text and "**auto**: Teacher in the target" in text
     return result
 
 
@@ -95,6 +100,10 @@ def test_quick_suite_runs_each_target_then_aggregates(
     steps = summary["steps_ratio"]
     assert steps["goal"] == 0.25 and set(steps["per_method"]) == set(METHOD_ORDER) - {"scratch"}
 
+    controller = summary["controller"]
+    assert set(controller["per_target"]) <= set(QUICK_TARGETS) and not controller["not_probed"]
+    assert set(controller["mean_normalised_auc"]) == set(METHOD_ORDER)
+
     matrix = json.loads((results / "benefit_matrix.json").read_text())
     assert matrix["method"] == BENEFIT_METHOD and list(matrix["targets"]) == list(QUICK_TARGETS)
     for name, entry in matrix["targets"].items():
@@ -109,6 +118,37 @@ def test_quick_suite_runs_each_target_then_aggregates(
 def test_normalise_maps_scratch_start_to_0_and_threshold_to_1() -> None:
     assert normalise([-500.0, -100.0, -300.0], low=-500.0, high=-100.0).tolist() == [0.0, 1.0, 0.5]
     assert np.isnan(normalise([1.0], low=5.0, high=5.0)).all()  # no span: undefined, not a division by zero
+
+
+def _result(name: str, aucs: dict[str, float], *, teacher: float, low: float) -> dict[str, Any]:
+    """A target file reduced to what controller_figures reads: scratch starts at 0, the threshold is 100."""
+    methods = {
+        m: {"per_seed": {"auc": [auc]}, "estimates": {"initial": {"mean": 0.0}, "transfer_ratio": {"low": low}}}
+        for m, auc in aucs.items()
+    }
+    probe = {"teacher_zero_shot": [teacher], "random_zero_shot": [10.0], "evidence": []}
+    return {
+        "target": {"name": name, "algo": "ppo", "threshold": 100.0},
+        "methods": methods,
+        "controller": {"auto": probe},
+    }
+
+
+def test_controller_figures_score_auto_against_the_per_target_oracle() -> None:
+    fixed = dict.fromkeys(("finetune", "kickstart", "jsrl", "representation"), 20.0)
+    results = [  # A: auto matches the oracle (instance); B: auto gets half of the oracle's gain over scratch
+        _result("A", {**fixed, "scratch": 10.0, "instance": 50.0, "auto": 50.0}, teacher=90.0, low=0.2),
+        _result("B", {**fixed, "scratch": 10.0, "instance": 30.0, "auto": 20.0}, teacher=5.0, low=-0.1),
+    ]
+    figures = controller_figures(results)
+    a, b = figures["per_target"]["A"], figures["per_target"]["B"]
+    assert (a["oracle"], b["oracle"]) == ("instance", "instance")
+    assert a["auto_regret"] == pytest.approx(0.0) and b["auto_regret"] == pytest.approx(0.1)
+    assert figures["auto_pooled_regret"] == pytest.approx(0.1 / (0.4 + 0.2))
+    assert figures["mean_normalised_auc"]["auto"] == pytest.approx(0.35)
+    assert not figures["auto_at_least_every_fixed"]  # instance's mean 0.4 is above auto's 0.35
+    assert (a["teacher_beats_random"], b["teacher_beats_random"]) == (True, False)
+    assert figures["instance_share"] == 1.0 and figures["instance_targets"] == 1  # B's teacher is below random
 
 
 @pytest.mark.parametrize(

@@ -156,6 +156,15 @@ def _switches(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row for previous, row in itertools.pairwise(rows) if row.get("mode") != previous.get("mode")]
 
 
+def mode_path(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's controller path: its first decision and every switch, as {step, mode, reason} (reason shortened)."""
+    kept = rows[:1] + _switches(rows)
+    return [
+        {"step": int(r.get("step", 0)), "mode": str(r.get("mode")), "reason": _short(str(r.get("reason", "")))}
+        for r in kept
+    ]
+
+
 def _short(reason: str, limit: int = 160) -> str:
     return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
