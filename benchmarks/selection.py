@@ -3,7 +3,8 @@
 Ranks the zoo for every target of results/benefit_matrix.json (the suite's measured transfer ratios,
 `python -m benchmarks suite aggregate`) and scores each ranking against it: Spearman's rho, top-1 regret,
 the recommendation, and the ranking's cost as a share of scratch's steps to threshold (results/suite/).
-No student is trained. Writes results/selection.md and .json headed by the command, seeds, machine and date.
+Each target is ranked for its student (the matrix's algorithm, its net arch of record); none is trained.
+Writes results/selection.md and .json headed by the command, seeds, machine and date.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from rltransfer.errors import ConfigError
 from rltransfer.experiments.provenance import command_line, machine_description, now_utc
 from rltransfer.io import atomic_write_json, atomic_write_text
 from rltransfer.make import env_family
-from rltransfer.selection import DEFAULT_BUDGET, RANDOM_SHARE, Ranking, rank_teachers, ranking_cost, recommendation
+from rltransfer.selection import (
+    DEFAULT_BUDGET,
+    RANDOM_SHARE,
+    Ranking,
+    Student,
+    rank_teachers,
+    ranking_cost,
+    recommendation,
+)
 
 REFERENCE_BUDGETS = {
     "CartPole": 100_000,
@@ -69,10 +78,13 @@ def spearman(scores: list[float], benefits: list[float]) -> float:
     return float(spearmanr(scores, benefits).statistic)
 
 
-def top1_regret(scores: list[float], benefits: list[float]) -> float:
-    """(best benefit − benefit of the top-scored teacher) / |best benefit| (0 when the top is the best)."""
+def top1_regret(benefits: list[float]) -> float:
+    """(best benefit − benefit of the teacher ranked first) / |best benefit|; `benefits` in rank order.
+
+    Rank order, not the highest score: near-ties are broken by the route into the student (order_rankings).
+    """
     best = max(benefits)
-    chosen = benefits[int(np.argmax(scores))]
+    chosen = benefits[0]
     if best <= 0:
         return 0.0 if chosen >= best else float("nan")
     return float((best - chosen) / abs(best))
@@ -130,7 +142,7 @@ def score_ranking(entry: dict[str, Any], rankings: list[Ranking], basis: dict[st
     best = max(benefits, default=float("nan"))
     return {
         "spearman_rho": spearman(scores, benefits) if ranked else float("nan"),
-        "top1_regret": top1_regret(scores, benefits) if ranked else float("nan"),
+        "top1_regret": top1_regret(benefits) if ranked else float("nan"),
         "first_overall": first.teacher,
         "first_in_matrix": first.teacher in measured,
         "first_benefit": measured[first.teacher]["transfer_ratio"]["mean"] if first.teacher in measured else None,
@@ -150,6 +162,7 @@ def score_ranking(entry: dict[str, Any], rankings: list[Ranking], basis: dict[st
                 "score": r.score,
                 "zero_shot": r.zero_shot_return,
                 "competence": r.evidence.get("competence", {}).get("value", float("nan")),
+                "route": r.route,
                 "transfer_ratio": measured[r.teacher]["transfer_ratio"],
             }
             for r in ranked
@@ -167,7 +180,10 @@ def measure(
         basis = cost_basis(read_json(results / "suite" / f"{name}.json"))
         for seed in seeds:
             began = time.time()
-            rankings = rank_teachers(entry["env_id"], zoo, budget=budget, seed=seed, random_share=random_share)
+            student = Student(algo=entry["algo"])  # the suite's student: the hyperparams of record
+            rankings = rank_teachers(
+                entry["env_id"], zoo, budget=budget, seed=seed, random_share=random_share, student=student
+            )
             head = {"target": name, "env_id": entry["env_id"], "student": entry["algo"], "seed": seed}
             row = {**head, "budget": budget, "random_share": random_share, **score_ranking(entry, rankings, basis)}
             rows.append(row)

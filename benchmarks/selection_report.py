@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from rltransfer.selection import NEAR_TIE
+
 GOALS = {"rho": 0.8, "regret": 0.05, "cost_share": 0.01}
 """The issue's goals: mean Spearman rho ≥, top-1 regret ≤, ranking cost / scratch's steps to threshold ≤."""
 
@@ -47,6 +49,9 @@ shared rollouts); only those within 0.6 of the best free score share the probe b
 `score = compatibility × (0.7 · min(clip(zero_shot, 0, 1), competence) + 0.3 · dynamics_similarity)`.
 Below 0.3 for every teacher the recommendation is "train from scratch". The mapping is stored with the
 ranking (`--json`, `--out FILE`: `Mapping.to_dict()`), so the transfer controller uses exactly it.
+Each teacher's route into the student (`--algo`, `--net-arch`; default PPO with its net arch of record) is
+"weights copy" when `copy_teacher_weights` copies its whole actor through the mapping, else "distillation"
+("data only" for a dataset); among scores within 0.01 of each other the cheaper route ranks first.
 """
 
 
@@ -130,13 +135,14 @@ def _ranking_lines(row: dict[str, Any]) -> list[str]:
         f"Recommendation: {row['recommendation']}.",
         *([f"In the matrix but not ranked (not in the zoo): {', '.join(row['unranked'])}."] if row["unranked"] else []),
         "",
-        "| rank | teacher | score | zero-shot | competence | measured transfer ratio [95% CI] (seeds) |",
-        "|---:|---|---:|---:|---:|---|",
+        "| rank | teacher | score | zero-shot | competence | route | measured transfer ratio [95% CI] (seeds) |",
+        "|---:|---|---:|---:|---:|---|---|",
     ]
     for t in row["teachers"]:
         ratio = t["transfer_ratio"]
         lines.append(
             f"| {t['rank']} | {t['teacher']} | {t['score']:.3f} | {_num(t['zero_shot'])} | {_num(t['competence'])} | "
+            f"{t.get('route') or '–'} | "
             f"{ratio['mean']:+.2f} [{_num(ratio['low'])}, {_num(ratio['high'])}] ({ratio['n']}) |"
         )
     return [*lines, ""]
@@ -155,7 +161,9 @@ def render_report(header: dict[str, Any], goals: dict[str, Any], rows: list[dict
         f"benefit is the measured transfer ratio of `{header['method']}` against scratch (AUC, mean over its benefit "
         "seeds). The matrix lists only the teachers whose spaces map to the target's without resizing (same "
         "observation shape and action kind); the others are ranked but unmeasured, and left out of ρ and regret.",
-        "rank_teachers takes no student algorithm: one ranking serves every student (the matrix's are listed).",
+        "Each target is ranked for its student (the matrix's algorithm, its net arch of record): each teacher's "
+        f"route into it (weights copy, distillation) orders teachers whose scores are within {NEAR_TIE} of each "
+        "other, cheaper route first.",
         f"Machine: {header['machine']}, shared with other jobs.",
         f"Date: {header['date']}; wall time {header['wall_minutes']:.1f} min.",
         "",

@@ -8,9 +8,10 @@ from typing import Any
 from rltransfer.cli.common import add_env_args, add_json_arg, add_zoo_arg, format_cell, format_table, print_json
 from rltransfer.cli.zoo_cmd import one_line_warnings
 from rltransfer.data.store import read_dataset
+from rltransfer.errors import ConfigError
 from rltransfer.io import atomic_write_json, json_safe
 from rltransfer.make import parse_env_kwargs
-from rltransfer.selection import DEFAULT_BUDGET, Ranking, rank_teachers, ranking_cost, recommendation
+from rltransfer.selection import DEFAULT_BUDGET, Ranking, Student, rank_teachers, ranking_cost, recommendation
 from rltransfer.selection.assess import TOO_SHORT_NOTE
 
 
@@ -44,6 +45,18 @@ def register(subparsers: Any) -> None:
         help="also rank a teacher that is only data (a dataset folder, Minari id or transitions.npz); repeatable",
     )
     parser.add_argument(
+        "--algo",
+        default="ppo",
+        help="SB3 algorithm of the student that will learn (default ppo, as compare's): each teacher's route "
+        "into it (weights copy, distillation, data only) breaks near-ties",
+    )
+    parser.add_argument(
+        "--net-arch",
+        default=None,
+        metavar="WIDTHS",
+        help="hidden widths of the student, e.g. 64,64 (default: the hyperparams of record, what train uses)",
+    )
+    parser.add_argument(
         "--out", default=None, metavar="FILE", help="also write the ranking (with full mappings) as JSON to FILE"
     )
     add_json_arg(parser)
@@ -61,6 +74,7 @@ def _rank(args: argparse.Namespace) -> int:
             seed=args.seed,
             teachers=teachers,
             datasets=[read_dataset(source) for source in args.dataset],
+            student=Student(algo=args.algo, net_arch=_net_arch(args.net_arch)),
         )
     rows = [
         {
@@ -76,6 +90,7 @@ def _rank(args: argparse.Namespace) -> int:
             "competence": ranking.evidence.get("competence", {}).get("value", float("nan")),
             "dynamics_similarity": ranking.evidence.get("dynamics", {}).get("similarity", 0.0),
             "space_compatibility": ranking.evidence["space"]["compatibility"],
+            "route": ranking.route,
             "recommended": position == 1 and ranking.fits,
             "env_steps": ranking.env_steps,
             "seconds": ranking.seconds,
@@ -101,6 +116,7 @@ def _rank(args: argparse.Namespace) -> int:
             row["dynamics_similarity"],
             _zero_shot_cell(row["zero_shot_return"], too_short=row["probe_too_short"]),
             row["competence"],
+            row["route"],
             row["env_steps"],
             f"{row['seconds']:.1f}s",
         ]
@@ -115,15 +131,29 @@ def _rank(args: argparse.Namespace) -> int:
         "dynamics",
         "zero-shot",
         "competence",
+        f"route into {args.algo.lower()}",
         "env steps",
         "time",
     ]
     print(format_table(headers, table))
     for line in _mapping_lines(rankings):
         print(line)
+    if rankings and rankings[0].route:
+        top = rankings[0]
+        print(f"route of {top.teacher} into the student: {top.route} ({top.evidence['transfer']['why']})")
     print(f"ranking cost: {ranking_cost(rankings)} target env steps")
     print(f"recommendation: {recommendation(rankings)}")
     return 0
+
+
+def _net_arch(text: str | None) -> tuple[int, ...] | None:
+    """'64,64' → (64, 64); a ConfigError naming the bad value."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(width) for width in text.split(","))
+    except ValueError:
+        raise ConfigError(f'--net-arch "{text}" is not a list of widths', fix="write e.g. --net-arch 64,64") from None
 
 
 def _zero_shot_cell(value: float, *, too_short: bool) -> str:

@@ -20,9 +20,18 @@ from rltransfer.data.store import Dataset
 from rltransfer.errors import IncompatibleSpacesError, UnknownTeacherError
 from rltransfer.make import make_env
 from rltransfer.mapping import Mapping
+from rltransfer.policies import check_action_space
 from rltransfer.selection.assess import TOO_SHORT_NOTE, assess
 from rltransfer.selection.dataset import assess_dataset
-from rltransfer.selection.ranking import SCRATCH_THRESHOLD, Ranking, ranking_cost, recommendation
+from rltransfer.selection.ranking import (
+    NEAR_TIE,
+    ROUTES,
+    SCRATCH_THRESHOLD,
+    Ranking,
+    order_rankings,
+    ranking_cost,
+    recommendation,
+)
 from rltransfer.selection.scoring import (
     ZERO_SHOT_WEIGHT,
     combine_score,
@@ -30,6 +39,7 @@ from rltransfer.selection.scoring import (
     space_compatibility,
     threshold_competence,
 )
+from rltransfer.selection.student import Student, with_routes
 from rltransfer.selection.target import (
     DEFAULT_BUDGET,
     RANDOM_SHARE,
@@ -43,15 +53,19 @@ from rltransfer.zoo import Teacher, list_teacher_names, load_teacher, load_teach
 
 __all__ = [
     "DEFAULT_BUDGET",
+    "NEAR_TIE",
     "RANDOM_SHARE",
+    "ROUTES",
     "SCRATCH_THRESHOLD",
     "SCREEN_SHARE",
     "SOURCE_STEPS",
     "TOO_SHORT_NOTE",
     "ZERO_SHOT_WEIGHT",
     "Ranking",
+    "Student",
     "combine_score",
     "find_mapping",
+    "order_rankings",
     "rank_teachers",
     "ranking_cost",
     "recommendation",
@@ -142,6 +156,7 @@ def rank_teachers(
     teachers: list[str] | None = None,
     random_share: float = RANDOM_SHARE,
     datasets: Sequence[Dataset] = (),
+    student: Student | None = None,
 ) -> list[Ranking]:
     """Rank the zoo's teachers (or the named ones) and `datasets` for a target env, best first, within `budget`.
 
@@ -149,9 +164,12 @@ def rank_teachers(
     teacher is first screened for free (signatures, mapping search on its stored transitions, dynamics
     similarity on the shared rollouts); the rest of the budget is split among the zero-shot probes of those
     the screen keeps (SCREEN_SHARE), so they run longer. A dataset is scored without probes
-    (rltransfer.selection.dataset).
+    (rltransfer.selection.dataset). With a `student`, each ranking's evidence["transfer"] says how the teacher
+    would reach it (weights copy, distillation, data only), and near-ties go to the cheaper route (order_rankings).
     """
     target_env = make_env(env, env_kwargs) if isinstance(env, str) else env
+    spaces = target_env.observation_space, target_env.action_space
+    env_id = env if isinstance(env, str) else (target_env.spec.id if target_env.spec is not None else None)
     names = list(teachers) if teachers is not None else list_teacher_names(zoo)
     if not names and not datasets:
         raise UnknownTeacherError(
@@ -160,6 +178,8 @@ def rank_teachers(
         )
     loaded = [load_teacher(name, zoo) for name in names] if teachers is not None else load_teachers(zoo)
     try:
+        if student is not None:
+            check_action_space(student.algo, target_env.action_space, env_id=env_id or "the target")
         started = time.time()
         bridgeable = [
             t for t in loaded if space_compatibility(t.card.observation_space, t.card.action_space, target_env) > 0
@@ -192,4 +212,7 @@ def rank_teachers(
         )
         for r in rankings
     ]
-    return sorted(rankings, key=lambda r: (-r.score, r.teacher))
+    if student is not None:
+        teachers_by_name = {teacher.name: teacher for teacher in loaded}
+        rankings = with_routes(rankings, teachers_by_name, student, *spaces, env_id=env_id)
+    return order_rankings(rankings)

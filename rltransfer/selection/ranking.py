@@ -13,6 +13,14 @@ from rltransfer.mapping import Mapping
 SCRATCH_THRESHOLD = 0.3
 """Below this best score no teacher fits the target: train from scratch."""
 
+ROUTES = ("weights copy", "distillation", "data only", "none")
+"""How a teacher reaches the student, cheapest first: its acting network copied whole (through the mapping), a
+network of another size or algorithm distilled, a dataset replayed (instance transfer only), no way at all."""
+
+NEAR_TIE = 0.01
+"""Scores closer than this do not say which teacher is better: teachers of one source task that act equally well
+differ by 0.001-0.004 (their dynamics terms, estimated from different stored transitions); the cheaper route wins."""
+
 
 @dataclass(kw_only=True, frozen=True)
 class Ranking:
@@ -52,6 +60,12 @@ class Ranking:
         return self.mapping.describe(self.evidence.get("space", {}).get("student_dim"))
 
     @property
+    def route(self) -> str | None:
+        """How this teacher reaches the ranking's student (ROUTES); None when the ranking had no student."""
+        route = self.evidence.get("transfer", {}).get("route")
+        return None if route is None else str(route)
+
+    @property
     def fits(self) -> bool:
         """Whether the score clears SCRATCH_THRESHOLD."""
         return self.score >= SCRATCH_THRESHOLD
@@ -79,7 +93,26 @@ def recommendation(rankings: list[Ranking]) -> str:
     if top.evidence.get("kind") == "dataset":
         where = top.evidence.get("path") or top.teacher
         return f'start from dataset "{top.teacher}" (score {top.score:.2f}): --teacher {where} --method instance'
-    return f'start from "{top.teacher}" (score {top.score:.2f}, mapping: {top.mapping_summary})'
+    route = f", {top.route}" if top.route else ""
+    return f'start from "{top.teacher}" (score {top.score:.2f}{route}, mapping: {top.mapping_summary})'
+
+
+def order_rankings(rankings: list[Ranking]) -> list[Ranking]:
+    """Best score first; within NEAR_TIE of a group's best (on the same side of SCRATCH_THRESHOLD), cheaper route first.
+
+    Scores are not changed. Without routes (no student) this is the order by score, then name.
+    """
+    by_score = sorted(rankings, key=lambda r: (-r.score, r.teacher))
+    ordered: list[Ranking] = []
+    while len(ordered) < len(by_score):
+        leader = by_score[len(ordered)]
+        group = [r for r in by_score[len(ordered) :] if r.score >= leader.score - NEAR_TIE and r.fits == leader.fits]
+        ordered += sorted(group, key=lambda r: (_route_cost(r), -r.score, r.teacher))
+    return ordered
+
+
+def _route_cost(ranking: Ranking) -> int:
+    return ROUTES.index(ranking.route) if ranking.route in ROUTES else 0
 
 
 def ranking_cost(rankings: list[Ranking]) -> int:

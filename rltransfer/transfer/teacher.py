@@ -133,11 +133,13 @@ def resolve_teacher(
     zoo: str | None = None,
     mapping: Mapping | dict[str, Any] | None = None,
     seed: int = 0,
+    student: selection.Student | None = None,
 ) -> ResolvedTeacher:
     """Load `teacher` (zoo name, folder, "auto", a Teacher or a dataset) and the mapping to the target's spaces.
 
-    "auto" takes the top of `rltransfer.selection.rank_teachers`. Without a mapping, equal spaces get
-    Mapping.identity; different ones get `rltransfer.selection.find_mapping`.
+    "auto" takes the top of `rltransfer.selection.rank_teachers` for `student` (near-ties go to the cheaper
+    route into it). Without a mapping, equal spaces get Mapping.identity; different ones get
+    `rltransfer.selection.find_mapping`.
     """
     probe_env = env_factory()
     try:
@@ -158,14 +160,16 @@ def resolve_teacher(
                 zoo,
                 env_kwargs=dict(spec.kwargs) if spec is not None else None,
                 seed=seed,
+                student=student,
             )
             if not rankings:
                 raise IncompatibleSpacesError("no teacher in the zoo fits this target", fix="train one or pass --zoo")
             top = rankings[0]
             loaded = load_teacher(top.teacher, zoo)
+            route = f", {top.route} into the {student.algo} student" if student is not None else ""
             how = (
                 f"teacher auto: {top.teacher} ranked first (score {float(top.score):.3g}, "
-                f"normalized zero-shot return {float(getattr(top, 'zero_shot_return', float('nan'))):.2f})"
+                f"normalized zero-shot return {float(getattr(top, 'zero_shot_return', float('nan'))):.2f}{route})"
             )
             if mapping is None:
                 mapping = top.mapping
