@@ -67,7 +67,7 @@ def _target_figures(result: dict[str, Any]) -> dict[str, Any]:
         "teacher_zero_shot": teacher,
         "random_zero_shot": randomly,
         "teacher_beats_random": (teacher > randomly) if math.isfinite(teacher) and math.isfinite(randomly) else None,
-        "instance_ci_above_0": bool(estimates["transfer_ratio"]["low"] > 0),
+        "instance_ci_above_0": (estimates["transfer_ratio"]["low"] or 0.0) > 0,  # None: one seed, no CI
         "off_policy": off_policy,
         "instance_jumpstart_share": jumpstart,
         "auto_choices": result.get("controller", {}).get("auto", {}).get("evidence", []),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from rltransfer.selection import (
 )
 from rltransfer.selection.student import policy_route
 from rltransfer.spaces import SpaceSignature
+from rltransfer.training import TrainConfig, train_student
+from rltransfer.training.folder import DECISIONS_FILE
 from rltransfer.transfer.teacher import resolve_teacher
 from rltransfer.zoo import load_teacher
 
@@ -122,3 +125,26 @@ def test_auto_teacher_is_ranked_for_the_student_it_resolves_for(tmp_path: Path) 
         "auto", env_factory=lambda: make_env(CARTPOLE), zoo=str(tmp_path), student=Student(algo="dqn")
     )
     assert "into the dqn student" in resolved.how and "distillation" in resolved.how
+
+
+def test_train_with_teacher_auto_ranks_for_its_own_student(tmp_path: Path) -> None:
+    """`train --teacher auto` passes the student it builds (algorithm and network) to the ranking."""
+    zoo = tmp_path / "zoo"
+    for name in ("cartpole-ppo", "cartpole-ppo-small"):
+        shutil.copytree(AGENTS / name, zoo / name)
+    config = TrainConfig(
+        env_id=CARTPOLE,
+        algo="ppo",
+        policy_kwargs={"net_arch": [32, 32]},
+        total_timesteps=600,
+        method="kickstart",
+        teacher="auto",
+        zoo=str(zoo),
+        n_envs=1,
+        hyperparams={"n_steps": 128, "batch_size": 64},
+        transfer={"probe_episodes": 1},
+    )
+    train_student(config, tmp_path / "run")
+    first = json.loads((tmp_path / "run" / DECISIONS_FILE).read_text().splitlines()[0])
+    assert "weights copy into the ppo student" in first["reason"]  # the [32, 32] teacher copies into [32, 32]
+    assert "cartpole-ppo-small" in first["reason"]

@@ -31,7 +31,7 @@ from rltransfer.transfer.config import TransferConfig
 from rltransfer.transfer.controller import TransferController
 from rltransfer.transfer.engine import TransferEngine
 from rltransfer.transfer.instance import MixedReplayBuffer
-from rltransfer.transfer.teacher import resolve_teacher
+from rltransfer.transfer.teacher import ResolvedTeacher, resolve_teacher
 from rltransfer.zoo import Teacher
 
 
@@ -60,7 +60,7 @@ class TransferMixin:
         policy: Any,
         env: Any,
         *,
-        teacher: str | Teacher | Dataset,
+        teacher: str | Teacher | Dataset | ResolvedTeacher,
         transfer: TransferConfig | None = None,
         mapping: Mapping | dict[str, Any] | None = None,
         zoo: str | None = None,

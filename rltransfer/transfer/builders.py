@@ -20,6 +20,7 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
+from rltransfer import selection
 from rltransfer.errors import ConfigError
 from rltransfer.io import append_json_line
 from rltransfer.mapping import MappedTeacher
@@ -63,8 +64,14 @@ def _resolve(context: MethodContext) -> ResolvedTeacher:
     config = context.config
     if not config.teacher:
         raise ConfigError(f'method "{config.method}" needs a teacher', fix="pass --teacher NAME or --teacher auto")
+    student = selection.Student.of(config.algo, config.policy_kwargs)  # --teacher auto ranks for this student
     return resolve_teacher(
-        config.teacher, env_factory=context.env_factory, zoo=config.zoo, mapping=config.mapping, seed=config.seed
+        config.teacher,
+        env_factory=context.env_factory,
+        zoo=config.zoo,
+        mapping=config.mapping,
+        seed=config.seed,
+        student=student,
     )
 
 
@@ -101,8 +108,7 @@ def build_transfer(context: MethodContext) -> StudentSetup:
     model = cls(  # type: ignore[call-arg]
         "MlpPolicy",
         context.vec_env,
-        teacher=resolved.teacher or resolved.dataset,
-        mapping=resolved.mapping if resolved.teacher is not None else None,
+        teacher=resolved,
         transfer=context.config.transfer_config,
         env_factory=context.env_factory,
         decisions_path=context.decisions_path,

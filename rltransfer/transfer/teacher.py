@@ -127,7 +127,7 @@ def _resolve_dataset(dataset: Dataset, probe_env: gym.Env[Any, Any]) -> Resolved
 
 
 def resolve_teacher(
-    teacher: str | Teacher | Dataset,
+    teacher: str | Teacher | Dataset | ResolvedTeacher,
     *,
     env_factory: Any,
     zoo: str | None = None,
@@ -139,8 +139,11 @@ def resolve_teacher(
 
     "auto" takes the top of `rltransfer.selection.rank_teachers` for `student` (near-ties go to the cheaper
     route into it). Without a mapping, equal spaces get Mapping.identity; different ones get
-    `rltransfer.selection.find_mapping`.
+    `rltransfer.selection.find_mapping`. A ResolvedTeacher is returned as it is (resolved once, by whoever built
+    the student, so its account of how it was chosen reaches decisions.jsonl).
     """
+    if isinstance(teacher, ResolvedTeacher):
+        return teacher
     probe_env = env_factory()
     try:
         dataset = teacher_dataset(teacher, zoo)
