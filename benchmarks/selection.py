@@ -21,6 +21,7 @@ from scipy.stats import spearmanr
 
 from benchmarks import PROGRAM
 from benchmarks.selection_report import render_report, summarize
+from benchmarks.suite_setup import ensure_user_teacher
 from benchmarks.suite_targets import target_order
 from rltransfer import metrics
 from rltransfer.errors import ConfigError
@@ -201,6 +202,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds {args.seeds}", fix="give at least 1 ranking seed")
     seeds = list(range(args.seeds))
     configs = parse_sweep(args.sweep)
+    ensure_user_teacher(args.zoo)  # the suite's zoo: the matrix measured the user's own model too
 
     def run(budget: int, share: float) -> list[dict[str, Any]]:
         return measure(matrix, results, zoo=args.zoo, seeds=seeds, budget=budget, random_share=share)
