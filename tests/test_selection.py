@@ -183,8 +183,8 @@ def test_relative_competence_keeps_the_stand_in_of_an_uninformative_probe() -> N
         evidence = {
             "space": {"compatibility": 1.0},
             "dynamics": {"similarity": 0.9},
-            "competence": {"value": 0.0, "basis": "source-normalized (provisional)"},
-            "zero_shot": {"normalized": float("nan"), "uninformative": True, "score_term": term, "gain_per_step": gain},
+            "competence": {"value": 0.0, "own": 1.0, "gain": gain, "basis": "source-normalized (provisional)"},
+            "zero_shot": {"normalized": float("nan"), "uninformative": True, "score_term": term},
         }
         return Ranking(teacher=name, score=0.0, mapping=Mapping(obs=ObsMap.identity(1)), evidence=evidence)
 

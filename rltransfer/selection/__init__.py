@@ -37,7 +37,7 @@ from rltransfer.selection.scoring import (
     combine_score,
     relative_competence,
     space_compatibility,
-    threshold_competence,
+    target_competence,
 )
 from rltransfer.selection.student import Student, with_routes
 from rltransfer.selection.target import (
@@ -72,7 +72,7 @@ __all__ = [
     "relative_competence",
     "source_transitions",
     "space_compatibility",
-    "threshold_competence",
+    "target_competence",
 ]
 
 

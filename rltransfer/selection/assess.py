@@ -17,9 +17,11 @@ from rltransfer.selection.ranking import Ranking
 from rltransfer.selection.scoring import (
     combine_score,
     dynamics_evidence,
+    full_returns,
     mapping_confidence,
+    random_full_return,
     space_compatibility,
-    threshold_competence,
+    target_competence,
 )
 from rltransfer.selection.search import Candidate, MappingSearch
 from rltransfer.selection.target import (
@@ -308,39 +310,44 @@ def _probe_verdict(
 ) -> tuple[float, dict[str, Any], dict[str, Any]]:
     """The score and the zero-shot and competence evidence of the chosen mapping's probe.
 
-    Without a reward threshold competence stays provisional (the source-normalized value) until
-    rank_teachers compares the candidates' gains over random. A probe that ran but cannot be normalized
+    Competence is judged on full target episodes (`full_returns`, `target_competence`); without a reward
+    threshold it stays provisional until rank_teachers compares the candidates' gains over random. A probe that ran but cannot be normalized
     (the teacher's own first-H source return is no better than random's) or is flagged too short
     (`probe_too_short`) confirms nothing: min(mapping confidence, dynamics similarity) stands in for it,
     raised to TOO_SHORT_CREDIT where the mapped teacher still beat random's return over the probe (it did
     not fail, as far as it went). Any zero-shot term is capped at 1.
     """
     random_h, teacher_h = probes.random_h, probes.teacher_h
-    has_probe = chosen_probe is not None
-    source_tail = teacher.card.eval_mean - teacher_h if has_probe and transitions is not None else 0.0
-    competence = (
-        threshold_competence(
-            chosen_probe,
-            target.rollouts,
-            threshold=reward_threshold(target.env),
-            limit=episode_limit(target.env),
-            source_tail=source_tail if np.isfinite(source_tail) else 0.0,
-        )
-        if chosen_probe is not None
-        else None
-    )
-    gain = (
-        (chosen_probe.mean - random_h) / max(chosen_probe.horizon, 1)
-        if chosen_probe is not None and probed and np.isfinite(random_h)
-        else float("nan")
-    )
-    competence_value = competence if competence is not None else (zero if np.isfinite(zero) else 0.0)
     uninformative = bool(probed) and (not np.isfinite(zero) or too_short)
     stand_in = min(confidence, similarity) if uninformative else min(zero, 1.0)
     beat_random = chosen_probe is not None and np.isfinite(random_h) and chosen_probe.mean > random_h
     if uninformative and beat_random:
         stand_in = max(stand_in, TOO_SHORT_CREDIT)
-    score = combine_score(compatibility, stand_in, competence_value, similarity)
+    threshold, limit = reward_threshold(target.env), episode_limit(target.env)
+    source_tail = teacher.card.eval_mean - teacher_h if transitions is not None else float("nan")
+    competence: dict[str, float] = {"value": 0.0, "own": 0.0, "gain": float("nan")}
+    if chosen_probe is not None and chosen_probe.returns:
+        random_full = random_full_return(target.rollouts, horizon=chosen_probe.horizon, limit=limit)
+        full = full_returns(
+            chosen_probe,
+            random_h=random_h,
+            teacher_h=teacher_h,
+            random_full=random_full,
+            source_tail=source_tail,
+            limit=limit,
+            trust=stand_in,
+        )
+        competence = {
+            **target_competence(full, random_full=random_full, source_full=teacher.card.eval_mean, threshold=threshold),
+            "full_return": float(np.mean(full)),
+            "random_full_return": random_full,
+        }
+    gain = (
+        (chosen_probe.mean - random_h) / max(chosen_probe.horizon, 1)
+        if chosen_probe is not None and probed and np.isfinite(random_h)
+        else float("nan")
+    )
+    score = combine_score(compatibility, stand_in, competence["value"], similarity)
     zero_shot_block = {
         "normalized": zero,
         "episodes": probes.episodes if probed else 0,
@@ -357,9 +364,13 @@ def _probe_verdict(
         "score_term": stand_in,
     }
     competence_block = {
-        "value": competence_value,
-        "basis": "reward_threshold" if competence is not None else "source-normalized (provisional)",
-        "reward_threshold": reward_threshold(target.env),
+        **competence,
+        "basis": "not probed"
+        if chosen_probe is None
+        else "reward_threshold"
+        if threshold is not None
+        else "source-normalized (provisional)",
+        "reward_threshold": threshold,
         "source_tail": source_tail,
     }
     return score, zero_shot_block, competence_block

@@ -102,7 +102,12 @@ def assess_dataset(dataset: Dataset, target: Target, *, seed: int) -> Ranking:
         "score_term": score_term,
         "normalized": float("nan"),
     }
-    evidence["competence"] = {"value": competence, "basis": basis, "episodes": len(ended)}
+    evidence["competence"] = {
+        "value": competence,
+        "basis": basis,
+        "episodes": len(ended),
+        "gain": recorded - random_full,  # over the target's whole episode, as the teachers' (relative_competence)
+    }
     evidence["mapping"] = {"summary": "identity (a dataset is replayed as recorded)", "confidence": 1.0, "probed": 0}
     score = combine_score(1.0, score_term, competence, float(dynamics["similarity"]))
     return Ranking(teacher=name, score=score, mapping=identity, evidence=evidence, seconds=time.time() - started)

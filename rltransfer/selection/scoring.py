@@ -22,7 +22,7 @@ from rltransfer.rollouts import Transitions
 from rltransfer.selection.model import SourceModel, action_kind, reference_rows
 from rltransfer.selection.ranking import Ranking
 from rltransfer.selection.search import Candidate
-from rltransfer.selection.target import ProbeResult, Rollouts
+from rltransfer.selection.target import ProbeResult, Rollouts, normalized_return
 from rltransfer.spaces import SpaceSignature
 
 ZERO_SHOT_WEIGHT = 0.7
@@ -53,32 +53,71 @@ def space_compatibility(card_obs: SpaceSignature, card_action: SpaceSignature, e
     return score
 
 
-def threshold_competence(
-    result: ProbeResult, rollouts: Rollouts, *, threshold: float | None, limit: int | None, source_tail: float = 0.0
-) -> float | None:
-    """Mean over probe episodes of clip((R − R_rand)/(threshold − R_rand), 0, 1), over full episodes.
+def full_returns(
+    result: ProbeResult,
+    *,
+    random_h: float,
+    teacher_h: float,
+    random_full: float,
+    source_tail: float,
+    limit: int | None,
+    trust: float,
+) -> list[float]:
+    """Each probe episode's return over the target's whole episode (the one horizon every teacher is judged on).
 
-    An episode that ended is a full episode. An episode cut at the probe horizon H is completed with the
-    teacher's own source tail (its full-episode source return minus its first-H source return): the mapped
-    teacher behaved as at home for H steps, so the rest of its episode is estimated as at home. R_rand is
-    the random policy's full-episode return in the target (per-step extrapolation from H steps when no
-    random episode ended). None without a threshold or probe episodes.
+    An episode that ended is complete. One cut at the probe horizon H gets random's rest of the episode plus a
+    share s of the teacher's home advantage over it (its own source tail minus random's rest): s is the share of
+    its home advantage it kept over the first H steps (its normalized zero-shot, clipped to 0..1), so a teacher
+    whose rewards do not mean the same in the target (another family) is credited only with what it showed
+    there. When that share is undefined (over H its own source return is no better than random's, −1 per step)
+    s is `trust`, the stand-in the score uses for such probes (min of mapping confidence and dynamics similarity).
     """
-    if threshold is None or not result.returns:
-        return None
-    horizon = result.horizon
-    baseline = rollouts.random_return(limit or horizon)
-    if not np.isfinite(baseline) and limit is not None:
-        baseline = rollouts.random_return(horizon) * limit / max(horizon, 1)
-    if not np.isfinite(baseline):
-        return None
+    rest_random = random_full - random_h
     cut_flags = result.cut or (False,) * len(result.returns)
     values = []
     for value, cut in zip(result.returns, cut_flags, strict=True):
-        full = value + source_tail if cut and (limit is None or horizon < limit) else value
-        gap = threshold - baseline
-        values.append(float(full >= threshold) if gap <= 1e-9 else float(np.clip((full - baseline) / gap, 0.0, 1.0)))
-    return float(np.mean(values))
+        if not cut or (limit is not None and result.horizon >= limit) or not np.isfinite(rest_random):
+            values.append(float(value))
+            continue
+        share = normalized_return(value, random_h, teacher_h)
+        share = float(np.clip(share, 0.0, 1.0)) if np.isfinite(share) else float(np.clip(trust, 0.0, 1.0))
+        advantage = source_tail - rest_random if np.isfinite(source_tail) else 0.0
+        values.append(float(value + rest_random + share * advantage))
+    return values
+
+
+def target_competence(
+    full: list[float], *, random_full: float, source_full: float, threshold: float | None
+) -> dict[str, float]:
+    """Competence of full-episode target returns: 0 = random in the target, 1 = the teacher's own source return.
+
+    "own" is the mean share of its home advantage (its source return over random's in the target) the teacher
+    delivers, defined alike for every teacher and target; it is 0 when its source return is no better than the
+    target's random return, and below 1 for any teacher that does not beat random by as much as it does at home.
+    With a reward threshold, "threshold" is the same over threshold − random (a teacher weak at home stays weak),
+    and "value" is the lower of the two; without one relative_competence adds the spread among the candidates.
+    "gain" is the mean return over random's, on the same horizon for every candidate.
+    """
+    if not full or not np.isfinite(random_full):
+        return {"value": 0.0, "own": 0.0, "gain": float("nan")}
+    returns = np.asarray(full, dtype=np.float64)
+    home_gap = source_full - random_full
+    own = float(np.mean(np.clip((returns - random_full) / home_gap, 0.0, 1.0))) if home_gap > 1e-9 else 0.0
+    block = {"value": own, "own": own, "gain": float(np.mean(returns) - random_full)}
+    if threshold is not None:
+        gap = threshold - random_full
+        above = returns >= threshold if gap <= 1e-9 else np.clip((returns - random_full) / gap, 0.0, 1.0)
+        block["threshold"] = float(np.mean(above))
+        block["value"] = min(own, block["threshold"])
+    return block
+
+
+def random_full_return(rollouts: Rollouts, *, horizon: int, limit: int | None) -> float:
+    """The random policy's full-episode target return (per-step extrapolation from `horizon` when none ended)."""
+    baseline = rollouts.random_return(limit or horizon)
+    if not np.isfinite(baseline) and limit is not None:
+        baseline = rollouts.random_return(horizon) * limit / max(horizon, 1)
+    return baseline
 
 
 def combine_score(compatibility: float, zero_shot: float, competence: float, dynamics: float) -> float:
@@ -135,25 +174,33 @@ def dynamics_evidence(
 
 
 def relative_competence(rankings: list[Ranking]) -> list[Ranking]:
-    """Without a reward threshold: competence = gain over random per step / the best candidate's.
+    """Without a reward threshold: competence = min(own, gain over random / the best candidate's gain).
 
-    The source-normalized value cannot tell a weak teacher from a strong one; the spread among the
-    probed teachers at least orders them by what they achieve in the target.
+    Gains are full-episode (`full_returns`), so every candidate is compared on one horizon. "own" (the share
+    of its home advantage a teacher delivers) cannot tell a teacher weak at home from a strong one; the spread
+    among the candidates orders them by what they achieve in the target, and "own" keeps the best of them,
+    e.g. one from another family, from 1.0 unless it beats random there as much as at home.
     """
     provisional = [r for r in rankings if r.evidence.get("competence", {}).get("basis", "").startswith("source")]
-    gains = [float(r.evidence["zero_shot"].get("gain_per_step", float("nan"))) for r in provisional]
+    gains = [float(r.evidence["competence"].get("gain", float("nan"))) for r in provisional]
     finite = [g for g in gains if np.isfinite(g)]
     if not finite:
         return rankings
     best = max(finite)
     updated: dict[str, Ranking] = {}
     for ranking, gain in zip(provisional, gains, strict=True):
-        value = float(np.clip(gain / best, 0.0, 1.0)) if best > 0 and np.isfinite(gain) else 0.0
+        spread = float(np.clip(gain / best, 0.0, 1.0)) if best > 0 and np.isfinite(gain) else 0.0
+        value = min(spread, float(ranking.evidence["competence"].get("own", 1.0)))
         dynamics = float(ranking.evidence.get("dynamics", {}).get("similarity", 0.0))
         compat = float(ranking.evidence["space"]["compatibility"])
         evidence = {
             **ranking.evidence,
-            "competence": {**ranking.evidence["competence"], "value": value, "basis": "relative to the best candidate"},
+            "competence": {
+                **ranking.evidence["competence"],
+                "value": value,
+                "spread": spread,
+                "basis": "own source return and the best candidate",
+            },
         }
         updated[ranking.teacher] = Ranking(
             teacher=ranking.teacher,
