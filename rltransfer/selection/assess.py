@@ -311,11 +311,11 @@ def _probe_verdict(
     """The score and the zero-shot and competence evidence of the chosen mapping's probe.
 
     Competence is judged on full target episodes (`full_returns`, `target_competence`); without a reward
-    threshold it stays provisional until rank_teachers compares the candidates' gains over random. A probe that ran but cannot be normalized
-    (the teacher's own first-H source return is no better than random's) or is flagged too short
-    (`probe_too_short`) confirms nothing: min(mapping confidence, dynamics similarity) stands in for it,
-    raised to TOO_SHORT_CREDIT where the mapped teacher still beat random's return over the probe (it did
-    not fail, as far as it went). Any zero-shot term is capped at 1.
+    threshold it stays provisional until rank_teachers compares the candidates' gains over random. A probe
+    that ran but cannot be normalized (the teacher's own first-H source return is no better than random's)
+    or is flagged too short (`probe_too_short`) confirms nothing: min(mapping confidence, dynamics
+    similarity) stands in for it, raised to TOO_SHORT_CREDIT where the mapped teacher still beat random's
+    return over the probe (it did not fail, as far as it went). Any zero-shot term is capped at 1.
     """
     random_h, teacher_h = probes.random_h, probes.teacher_h
     uninformative = bool(probed) and (not np.isfinite(zero) or too_short)
