@@ -106,23 +106,7 @@ def evaluate(
 
     An episode ends when the env terminates or truncates it, or after `max_steps` steps (at least one).
     """
-    returns, lengths, cut = [], [], []
-    total = 0
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        episode_return, length = 0.0, 0
-        while True:
-            obs, reward, terminated, truncated, _ = env.step(act(obs))
-            episode_return += float(reward)
-            length += 1
-            ended = bool(terminated or truncated)
-            if ended or (max_steps is not None and length >= max_steps):
-                break
-        returns.append(episode_return)
-        lengths.append(length)
-        cut.append(not ended)
-        total += length
-    return Evaluation(tuple(returns), tuple(lengths), total, tuple(cut))
+    return _episodes(env, act, episodes=episodes, seed=seed, max_steps=max_steps, rows=None)[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,6 +159,61 @@ def rollout(env: gym.Env[Any, Any], act: ActFn, *, steps: int, seed: int, dtype:
         terminated=np.asarray(rows["terminated"], dtype=bool),
     )
     return Rollout(transitions, tuple(episodes), returns)
+
+
+def play(
+    env: gym.Env[Any, Any], act: ActFn, *, episodes: int, seed: int, max_steps: int | None = None
+) -> tuple[Evaluation, Rollout]:
+    """`evaluate`'s episodes (reset i seeded with seed + i), with the transitions they produced.
+
+    Probes keep the transitions so that the env steps they paid for are not thrown away: a teacher's
+    episodes become demonstrations, any policy's go into an off-policy student's replay buffer.
+    """
+    rows: dict[str, list[Any]] = {key: [] for key in _KEYS}
+    evaluation, finished = _episodes(env, act, episodes=episodes, seed=seed, max_steps=max_steps, rows=rows)
+    transitions = Transitions(
+        obs=np.asarray(rows["obs"], dtype=np.float32),
+        actions=np.asarray(rows["actions"]),
+        rewards=np.asarray(rows["rewards"], dtype=np.float32),
+        next_obs=np.asarray(rows["next_obs"], dtype=np.float32),
+        terminated=np.asarray(rows["terminated"], dtype=bool),
+    )
+    ended = [r for r, (_, whole) in zip(evaluation.returns, finished, strict=True) if whole]
+    return evaluation, Rollout(transitions, tuple(finished), ended)
+
+
+def _episodes(
+    env: gym.Env[Any, Any],
+    act: ActFn,
+    *,
+    episodes: int,
+    seed: int,
+    max_steps: int | None,
+    rows: dict[str, list[Any]] | None,
+) -> tuple[Evaluation, list[tuple[np.ndarray, bool]]]:
+    """The episode loop of evaluate and play; each step's transition goes into `rows` when given."""
+    returns, lengths, cut, finished = [], [], [], []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        rewards: list[float] = []
+        episode_return = 0.0
+        while True:
+            action = act(obs)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            if rows is not None:
+                for key, value in zip(_KEYS, (obs, action, reward, next_obs, terminated), strict=True):
+                    rows[key].append(value)
+            episode_return += float(reward)
+            rewards.append(float(reward))
+            obs = next_obs
+            ended = bool(terminated or truncated)
+            if ended or (max_steps is not None and len(rewards) >= max_steps):
+                break
+        returns.append(episode_return)
+        lengths.append(len(rewards))
+        cut.append(not ended)
+        finished.append((np.asarray(rewards), ended))
+    return Evaluation(tuple(returns), tuple(lengths), sum(lengths), tuple(cut)), finished
 
 
 def episode_limit(env: gym.Env[Any, Any]) -> int | None:

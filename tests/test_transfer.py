@@ -14,7 +14,7 @@ from rltransfer.errors import ConfigError, UnknownNameError
 from rltransfer.mapping import ActionMap, Mapping, ObsMap
 from rltransfer.policies import build_policy
 from rltransfer.training import TrainConfig, train_student
-from rltransfer.transfer import TransferConfig, TransferPPO
+from rltransfer.transfer import TransferConfig, TransferPPO, TransferSAC
 from rltransfer.transfer.losses import layer_pairs
 from rltransfer.transfer.methods import method_builder
 from rltransfer.transfer.weights import copy_teacher_weights
@@ -125,7 +125,7 @@ def test_baseline_methods(algo: str, method: str, tiny_zoo: Path, tmp_path: Path
 @pytest.mark.parametrize("method", ["kickstart", "instance"])
 def test_off_policy_schedules_start_at_learning_starts(method: str, tiny_zoo: Path, tmp_path: Path) -> None:
     """A decay that began at step 0 would be over before SAC's first gradient step at learning_starts."""
-    hyperparams = {**OFF_POLICY, "learning_starts": 300}
+    hyperparams = {**OFF_POLICY, "learning_starts": 1100}
     runs = {}
     total = 2000
     for name in ("scratch", method):
@@ -145,8 +145,9 @@ def test_off_policy_schedules_start_at_learning_starts(method: str, tiny_zoo: Pa
         runs[name] = load_teacher(tmp_path / name / "student")
     rows = _decisions(tmp_path / method)
     weights = {int(row["step"]): float(row["weight"]) for row in rows}  # type: ignore[arg-type]
-    # the transfer's own steps (probes, demonstrations) come first on the clock; then 300 of the student's own
-    start = int(rows[0]["extra_env_steps"]) + 300  # type: ignore[call-overload]
+    # the transfer's own steps (probes, demonstrations) come first on the clock; the probes' 800 transitions
+    # (2 teacher and 2 random 200-step episodes) replace 800 of the 1,100 warm-up steps; 300 of the student's own
+    start = int(rows[0]["extra_env_steps"]) + 1100 - 800  # type: ignore[call-overload]
     end = start + 0.5 * (total - start)
     assert weights[start] == 1.0, "the schedule starts at the first gradient step"
     assert 0.0 < weights[start + 100] < 1.0, "and decays"
@@ -188,9 +189,41 @@ def test_demonstrations_scale_with_the_run(tiny_zoo: Path) -> None:
     )
     model.learn(total_timesteps=1500)
     engine = model.transfer_engine
-    assert engine.demos is not None and engine.demos.env_steps == len(engine.demos.obs) == 150
+    probe = engine.probe_demos
+    assert engine.demos is not None and probe is not None and 0 < len(probe.transitions) < 150
+    # the teacher's probe episode is the first demonstration; collection tops it up to the budget
+    np.testing.assert_array_equal(engine.demos.obs[: len(probe.transitions)], probe.transitions.obs)
+    assert len(engine.demos.obs) == 150 and engine.demos.env_steps == 150 - len(probe.transitions)
+    random_steps = engine.extra_env_steps - len(probe.transitions) - engine.demos.env_steps
+    assert 0 < random_steps < 100, "every target step counted once: teacher probe, random probe, demonstrations"
     engine.total_timesteps = 40_000
     assert engine.demo_budget() == 2000, "demo_steps caps a long run"
+
+
+def test_probe_transitions_go_into_off_policy_replay(tiny_zoo: Path) -> None:
+    """The probes' target steps are paid for: an off-policy student replays them instead of random warm-up."""
+    model = TransferSAC(
+        "MlpPolicy",
+        gym.make("rltransfer/Pendulum-v0"),
+        teacher=str(tiny_zoo / "tiny-sac"),
+        transfer=TransferConfig(mode="instance", probe_episodes=2, demo_steps=300, instance_pretrain=False),
+        learning_starts=1000,
+        batch_size=32,
+        policy_kwargs=dict(TINY_NET),  # SB3's SAC adds use_sde to the dict it is given
+        seed=0,
+    )
+    model.learn(total_timesteps=1500)
+    engine, buffer = model.transfer_engine, model.replay_buffer
+    probe = engine.probe_demos
+    assert probe is not None and len(probe.transitions) == 400, "two 200-step teacher episodes"
+    np.testing.assert_allclose(buffer.observations[:400, 0], probe.transitions.obs, rtol=1e-6)
+    np.testing.assert_allclose(buffer.actions[:400, 0], model.policy.scale_action(probe.transitions.actions))
+    assert engine.replayed == 800, "the teacher's and the random policy's probe episodes are in replay"
+    assert engine.demos is not None and len(engine.demos) == 400 and engine.demos.env_steps == 0, (
+        "the teacher's probe covers the demonstration budget (150): nothing more is collected"
+    )
+    # the 800 probe steps are on the clock; of the 1000 warm-up steps only 200 remain
+    assert engine.extra_env_steps == 800 and model.learning_starts == 800 + 200
 
 
 def test_weight_copy_through_permutation_and_scaling() -> None:
@@ -281,7 +314,8 @@ def test_teacher_initialised_sac_acts_during_warmup(warmup: bool, tmp_path: Path
         method="representation",
         teacher="pendulum-sac",  # the shipped teacher of this very task: about -150 per episode
         seed=0,
-        hyperparams={"learning_starts": 400, "batch_size": 32},
+        # the probes' 800 transitions replace 800 warm-up steps: 400 remain, the two episodes after the probes
+        hyperparams={"learning_starts": 1200, "batch_size": 32},
         # the weight copy alone (distil-initialise would make the student act whatever warmup_with_student says)
         transfer={**FAST, "warmup_with_student": warmup, "distil_init": False},
     )

@@ -34,11 +34,12 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rltransfer.io import append_json_line, json_safe
 from rltransfer.io import finite_or_none as _finite
+from rltransfer.rollouts import Rollout
 from rltransfer.transfer.config import MODE_CODES, Mode
 from rltransfer.transfer.engine import TransferEngine
-from rltransfer.transfer.initialise import distil_initialise
+from rltransfer.transfer.initialise import distil_initialise, keep_in_replay
 from rltransfer.transfer.offline import pretrain_on_demonstrations
-from rltransfer.transfer.probes import dataset_return, random_probe, teacher_probe
+from rltransfer.transfer.probes import dataset_return, random_episodes, teacher_episodes
 
 _STATE_KEYS = (
     "started",
@@ -151,25 +152,33 @@ class TransferController(BaseCallback):
 
     # ------------------------------------------------------------------------ decisions
     def _probe(self) -> None:
-        """Zero-shot returns of the mapped teacher (a dataset's recorded one) and of a random policy."""
+        """Zero-shot returns of the mapped teacher (a dataset's recorded one) and of a random policy.
+
+        The probes' transitions are kept: the teacher's are the first demonstrations (engine.probe_demos)
+        and an off-policy student's replay buffer gets both, in place of as much of its random warm-up.
+        """
         started = time.time()
         env = self.engine.env_factory()
         episodes, teacher_steps = self.config.probe_episodes, 0
-        states: list[np.ndarray] = []
+        kept: list[Rollout] = []
         try:
             dataset = self.engine.resolved.dataset
             if dataset is not None:
                 self.teacher_return = dataset_return(dataset)
             else:
-                mapped = self.engine.targets.mapped
-                teacher = teacher_probe(env, mapped, episodes=episodes, seed=self.seed, states=states)
+                teacher, played = teacher_episodes(env, self.engine.targets.mapped, episodes=episodes, seed=self.seed)
                 self.teacher_return, teacher_steps = teacher.mean, teacher.env_steps
-            randomly = random_probe(env, episodes=episodes, seed=self.seed)
+                self.teacher_states = played.transitions.obs.reshape(len(played.transitions), -1)
+                self.engine.probe_demos = played
+                kept.append(played)
+            randomly, played = random_episodes(env, episodes=episodes, seed=self.seed)
+            kept.append(played)
         finally:
             env.close()
         self.random_return = randomly.mean
-        self.teacher_states = np.asarray(states, dtype=np.float32)
         self.engine.extra_env_steps += teacher_steps + randomly.env_steps
+        if self.engine.kind != "on_policy":
+            self.engine.replayed += sum(keep_in_replay(self.model, roll) for roll in kept)
         self.engine.setup_seconds += time.time() - started
 
     def _spread(self) -> float:

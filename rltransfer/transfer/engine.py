@@ -30,6 +30,7 @@ from stable_baselines3.common.utils import ConstantSchedule
 from stable_baselines3.dqn.policies import DQNPolicy
 
 from rltransfer.policies import hidden_widths
+from rltransfer.rollouts import Rollout
 from rltransfer.transfer.config import Mode, TransferConfig
 from rltransfer.transfer.instance import (
     Demonstrations,
@@ -87,6 +88,8 @@ class TransferEngine:
         """Off-policy: the student's actor came from the teacher, so it acts before learning_starts (not random)."""
         self.total_timesteps = 1
         self.demos: Demonstrations | None = None
+        self.probe_demos: Rollout | None = None
+        """The controller's teacher probe episodes, already on the clock: the first demonstrations."""
         self.extra_env_steps = 0
         """Target env steps the transfer spent outside the student's own training steps (probes, DAgger, demos)."""
         self.charged_steps = 0
@@ -198,8 +201,9 @@ class TransferEngine:
     def ensure_demonstrations(self, model: BaseAlgorithm, *, seed: int) -> Demonstrations:
         """Collect teacher transitions in the target once (and hand them to a MixedReplayBuffer).
 
-        A dataset teacher's transitions are read from it instead, up to the same budget; they count as
-        target env steps when the dataset was recorded in the target.
+        The controller's teacher probe episodes come first (already paid for); collection tops them up to
+        the budget. A dataset teacher's transitions are read from it instead, up to the same budget; they
+        count as target env steps when the dataset was recorded in the target.
         """
         if self.demos is None:
             started = time.time()
@@ -210,7 +214,11 @@ class TransferEngine:
                 )
             else:
                 self.demos = collect_demonstrations(
-                    self.targets.mapped, self.env_factory, steps=self.demo_budget(), seed=seed + 20_000
+                    self.targets.mapped,
+                    self.env_factory,
+                    steps=self.demo_budget(),
+                    seed=seed + 20_000,
+                    probe=self.probe_demos,
                 )
             self.extra_env_steps += self.demos.env_steps
             buffer = getattr(model, "replay_buffer", None)

@@ -112,7 +112,7 @@ def distil_initialise(
     critic = "off"
     if config.critic_warmup and student_rolls:
         critic = warm_up_critic(model, engine, student_rolls[-1], updates=config.critic_updates, seed=seed)
-    replayed = sum(_keep_in_replay(model, roll) for roll in student_rolls) if engine.kind != "on_policy" else 0
+    replayed = sum(keep_in_replay(model, roll) for roll in student_rolls) if engine.kind != "on_policy" else 0
     engine.replayed += replayed
     if engine.kind != "on_policy":
         engine.exploit(model)
@@ -225,7 +225,7 @@ class ActorFit:
             self.optimizer.step()
 
 
-def _keep_in_replay(model: BaseAlgorithm, roll: Rollout) -> int:
+def keep_in_replay(model: BaseAlgorithm, roll: Rollout) -> int:
     """Add a single-env roll-out's transitions to the student's replay buffer; the number added."""
     buffer = getattr(model, "replay_buffer", None)
     if buffer is None or buffer.n_envs != 1 or getattr(buffer, "optimize_memory_usage", False):

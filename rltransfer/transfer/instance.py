@@ -23,6 +23,8 @@ from rltransfer.data.store import Dataset
 from rltransfer.mapping import MappedTeacher
 from rltransfer.rollouts import Rollout, Transitions, rollout
 
+_ARRAYS = ("obs", "actions", "rewards", "next_obs", "terminated")
+
 
 @dataclass
 class Demonstrations:
@@ -58,14 +60,37 @@ class Demonstrations:
 
 
 def collect_demonstrations(
-    mapped_teacher: MappedTeacher, env_factory: Callable[[], gym.Env[Any, Any]], *, steps: int, seed: int
+    mapped_teacher: MappedTeacher,
+    env_factory: Callable[[], gym.Env[Any, Any]],
+    *,
+    steps: int,
+    seed: int,
+    probe: Rollout | None = None,
 ) -> Demonstrations:
-    """Roll the mapped teacher out in the target for `steps` steps (deterministic actions)."""
-    env = env_factory()
-    try:
-        run = rollout(env, mapped_teacher.act_one, steps=steps, seed=seed)
-    finally:
-        env.close()
+    """Roll the mapped teacher out in the target for `steps` steps (deterministic actions).
+
+    `probe`, the controller's teacher probe episodes (already on the student's clock), comes first and
+    counts towards `steps`; only the steps collected here are env_steps.
+    """
+    parts = [] if probe is None else [_from_rollout(probe, env_steps=0)]
+    more = steps - (0 if probe is None else len(probe.transitions))
+    if more > 0 or not parts:
+        env = env_factory()
+        try:
+            parts.append(_from_rollout(rollout(env, mapped_teacher.act_one, steps=more, seed=seed), env_steps=more))
+        finally:
+            env.close()
+    if len(parts) == 1:
+        return parts[0]
+    return Demonstrations(
+        **{key: np.concatenate([getattr(part, key) for part in parts]) for key in _ARRAYS},
+        episode_returns=[value for part in parts for value in part.episode_returns],
+        env_steps=sum(part.env_steps for part in parts),
+        episodes=tuple(episode for part in parts for episode in part.episodes),
+    )
+
+
+def _from_rollout(run: Rollout, *, env_steps: int) -> Demonstrations:
     arrays = run.arrays
     return Demonstrations(
         obs=arrays["obs"],
@@ -73,8 +98,8 @@ def collect_demonstrations(
         rewards=arrays["rewards"],
         next_obs=arrays["next_obs"],
         terminated=arrays["terminated"].astype(np.float32),
-        episode_returns=run.episode_returns,
-        env_steps=steps,
+        episode_returns=list(run.episode_returns),
+        env_steps=env_steps,
         episodes=run.episodes,
     )
 

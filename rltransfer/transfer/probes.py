@@ -2,7 +2,9 @@
 
 The controller's start decision and its negative-transfer guard read them; jsrl sizes its first roll-in
 horizon from the teacher's probe, the same episodes. Every probe step is a target env step, which the
-caller puts on the student's clock. A dataset teacher is not probed: its recorded return stands in.
+caller puts on the student's clock, so the controller keeps the transitions: the teacher's episodes are the
+first demonstrations, and an off-policy student gets both probes in its replay buffer (they stand in for
+as much of its random warm-up). A dataset teacher is not probed: its recorded return stands in.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 
 from rltransfer.data.store import Dataset
 from rltransfer.mapping import MappedTeacher
-from rltransfer.rollouts import Evaluation, evaluate, random_act, recording
+from rltransfer.rollouts import Evaluation, Rollout, play, random_act
 
 PROBE_MAX_STEPS = 10_000
 """Safety cap on one probe episode (envs without a time limit)."""
@@ -23,18 +25,22 @@ RANDOM_SEED = 31_000
 """Offsets of the probes' reset seeds from the run's seed (teacher, random policy)."""
 
 
-def teacher_probe(
-    env: gym.Env[Any, Any], mapped: MappedTeacher, *, episodes: int, seed: int, states: list[np.ndarray] | None = None
-) -> Evaluation:
-    """The deterministic mapped teacher's episodes from seeds seed + TEACHER_SEED + i (states kept in `states`)."""
-    act = recording(mapped.act_one, states) if states is not None else mapped.act_one
-    return evaluate(env, act, episodes=episodes, seed=seed + TEACHER_SEED, max_steps=PROBE_MAX_STEPS)
+def teacher_probe(env: gym.Env[Any, Any], mapped: MappedTeacher, *, episodes: int, seed: int) -> Evaluation:
+    """The deterministic mapped teacher's return over episodes from seeds seed + TEACHER_SEED + i."""
+    return teacher_episodes(env, mapped, episodes=episodes, seed=seed)[0]
 
 
-def random_probe(env: gym.Env[Any, Any], *, episodes: int, seed: int) -> Evaluation:
-    """A uniformly random policy's episodes from seeds seed + RANDOM_SEED + i."""
+def teacher_episodes(
+    env: gym.Env[Any, Any], mapped: MappedTeacher, *, episodes: int, seed: int
+) -> tuple[Evaluation, Rollout]:
+    """`teacher_probe` with its transitions (the controller reuses them as demonstrations and replay)."""
+    return play(env, mapped.act_one, episodes=episodes, seed=seed + TEACHER_SEED, max_steps=PROBE_MAX_STEPS)
+
+
+def random_episodes(env: gym.Env[Any, Any], *, episodes: int, seed: int) -> tuple[Evaluation, Rollout]:
+    """A uniformly random policy's episodes from seeds seed + RANDOM_SEED + i, with their transitions."""
     env.action_space.seed(seed)
-    return evaluate(
+    return play(
         env, random_act(env.action_space), episodes=episodes, seed=seed + RANDOM_SEED, max_steps=PROBE_MAX_STEPS
     )
 
