@@ -1,359 +1,332 @@
-"""`python -m benchmarks controller`: transfer modes × targets × seeds → results/controller.md.
+"""`python -m benchmarks controller`: issue 12's figures of the transfer controller → results/controller.md.
 
-Related targets (a teacher from the zoo moved to a changed task) and a misleading one (CartPole with
-swapped actions, identity mapping forced) × modes {none, representation, instance, dataset, auto} × seeds.
-`dataset` is instance transfer from a teacher that is only data: the same teacher recorded in the target
-by `rltransfer data export` as a Minari dataset of as many steps as `instance` collects there.
-Reports steps to threshold and area under the learning curve relative to no transfer (scratch),
-95% bootstrap CIs over seeds, the controller's path, and wall time per env step against plain SB3.
-Runs are resumable: finished run folders in --work are reused.
+1. Over the suite, from results/suite/*.json alone (benchmarks/suite_controller): auto against every fixed
+   method and the per-target oracle, instance where the mapped teacher beats random, auto's mode paths.
+2. A teacher that is only data: on suite targets, `instance` from the target's teacher and from a Minari
+   dataset recorded from it in the target (instance's demonstration budget), both trained here, in one
+   invocation, on the target's grid of record (suite_run.plan_grids), against scratch.
+3. A misleading teacher: CartPole-Reversed (actions swapped) from cartpole-ppo through the identity mapping
+   (equal spaces: no mapping search), scratch and auto, at the suite's CartPole budget.
+
+Finished run folders in --work are reused; the results file is regenerated whole (benchmarks/controller_report).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from benchmarks import PROGRAM
-from benchmarks.overhead import measure_overhead
+from benchmarks.controller_report import render
+from benchmarks.suite import MAX_SEEDS
+from benchmarks.suite_aggregate import read_results
+from benchmarks.suite_controller import controller_figures
+from benchmarks.suite_run import controller_choices, plan_grids
+from benchmarks.suite_scores import finite_values
+from benchmarks.suite_targets import SuiteTarget, select_targets
 from rltransfer import metrics
-from rltransfer.data import record_teacher, write_dataset
-from rltransfer.experiments.provenance import command_line, machine_description, now_utc
-from rltransfer.experiments.summary import format_estimate
-from rltransfer.io import atomic_write_text
-from rltransfer.mapping import Mapping
-from rltransfer.training import TrainConfig, is_finished, read_episodes, train_student
-from rltransfer.transfer import TransferConfig
-from rltransfer.zoo import load_teacher
+from rltransfer.data import read_dataset, record_teacher, write_dataset
+from rltransfer.errors import ConfigError
+from rltransfer.experiments import GridSpec, run_grids
+from rltransfer.experiments.grid import read_grid_file
+from rltransfer.experiments.provenance import command_line, machine_description, now_utc, source_revision
+from rltransfer.experiments.summary import MethodSummary, collect_runs, summarize
+from rltransfer.io import atomic_write_text, json_safe
+from rltransfer.make import make_env
+from rltransfer.training import TrainConfig, resolve_settings
+from rltransfer.transfer.teacher import resolve_teacher
 
-MODES = ("none", "representation", "instance", "dataset", "auto")
+DATASET_TARGETS = ("CartPole-Heavy", "CartPole-Permuted", "Acrobot-Permuted", "Pendulum-Heavy")
+"""Suite targets of the dataset grid by default: teachers that beat random there, three families, PPO and SAC."""
+QUICK_DATASET_TARGETS = ("Pendulum-Heavy",)
 DATASET_SEED = 50_000
-"""Recording seed offset of the `dataset` mode's Minari datasets (instance's own demonstrations use 20,000)."""
+"""Recording seed offset of the Minari datasets (instance's own demonstrations use 20,000)."""
+MISLEADING = replace(
+    select_targets(["CartPole-Heavy"])[0],
+    name="CartPole-Reversed",
+    env_id="rltransfer/CartPole-Reversed-v0",
+    about="actions swapped; the teacher's spaces equal the target's, so it is mapped by identity and pushes "
+    "the wrong way",
+)
+"""The misleading target: the suite's CartPole target of record (teacher, PPO, budget, threshold), reversed."""
+MISLEADING_METHODS = ("scratch", "auto")
 
 
-@dataclass(frozen=True)
-class Target:
-    """One benchmark target: env, student algorithm, teacher, budget, threshold and whether it misleads."""
+@dataclass(kw_only=True, frozen=True)
+class DatasetTarget:
+    """One target of the dataset grid.
 
-    name: str
-    env_id: str
-    algo: str
-    teacher: str
-    steps: int
-    threshold: float
-    misleading: bool = False
-    identity_mapping: bool = False
+    Attributes:
+        target: The suite target.
+        policy: Grid of `instance` from the target's teacher (and scratch, unless taken from the suite file).
+        policy_folder: Where the policy grid's runs live.
+        datasets: Per seed: the grid of `instance` from that seed's dataset, its folder, the dataset's folder.
+        suite_scratch: Scratch's per-seed AUCs from the suite's target file (None: trained in the policy grid).
+    """
 
-
-def targets(cartpole_steps: int, pendulum_steps: int) -> list[Target]:
-    """The suite: CartPole variants from cartpole-ppo, Pendulum-Moon from pendulum-sac, CartPole-Reversed."""
-    cartpole = dict(algo="ppo", teacher="cartpole-ppo", steps=cartpole_steps, threshold=195.0)
-    return [
-        Target(name="CartPole-Heavy", env_id="rltransfer/CartPole-Heavy-v0", **cartpole),  # type: ignore[arg-type]
-        Target(name="CartPole-LongPole", env_id="rltransfer/CartPole-LongPole-v0", **cartpole),  # type: ignore[arg-type]
-        Target(name="CartPole-Permuted", env_id="rltransfer/CartPole-Permuted-v0", **cartpole),  # type: ignore[arg-type]
-        Target(
-            name="Pendulum-Moon",
-            env_id="rltransfer/Pendulum-Moon-v0",
-            algo="sac",
-            teacher="pendulum-sac",
-            steps=pendulum_steps,
-            threshold=-300.0,
-        ),
-        Target(
-            name="CartPole-Reversed (misleading)",
-            env_id="rltransfer/CartPole-Reversed-v0",
-            misleading=True,
-            identity_mapping=True,
-            **cartpole,  # type: ignore[arg-type]
-        ),
-    ]
+    target: SuiteTarget
+    policy: GridSpec
+    policy_folder: Path
+    datasets: tuple[tuple[GridSpec, Path, Path], ...]
+    suite_scratch: list[float] | None
 
 
 def register(subparsers: Any) -> None:
     """Add `python -m benchmarks controller`."""
     parser = subparsers.add_parser(
         "controller",
-        help="transfer modes vs scratch on related and misleading targets",
-        description="Train students with transfer modes none/representation/instance/auto on related and "
-        "misleading targets over several seeds; write results/controller.md.",
+        help="issue 12's controller figures over the suite, a dataset-only teacher, a misleading teacher",
+        description="Score auto and instance over the suite's target files; train instance from a policy teacher "
+        "and from a Minari dataset recorded from it, and scratch and auto on a misleading teacher; write "
+        "results/controller.md.",
     )
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per target and mode (default 3)")
-    parser.add_argument("--cartpole-steps", type=int, default=15_000, help="PPO steps on CartPole targets")
-    parser.add_argument("--pendulum-steps", type=int, default=5_000, help="SAC steps on Pendulum-Moon")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes (default all)")
-    parser.add_argument("--only", default=None, help="comma-separated target names to run (default all)")
-    parser.add_argument("--work", default="runs/bench-controller", help="run folders (reused when finished)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per method (default 5; --quick 1)")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help=f"comma-separated suite targets of the dataset grid (default {','.join(DATASET_TARGETS)})",
+    )
+    parser.add_argument("--results", default="results", help="results root holding suite/*.json (default results)")
+    parser.add_argument(
+        "--work", default=None, help="run folders, reused when finished (default runs/bench-controller[-quick])"
+    )
     parser.add_argument("--out", default="results/controller.md", help="markdown file to write")
     parser.add_argument("--zoo", default=None, help="teacher zoo (default: agents/)")
+    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
     parser.add_argument(
-        "--overhead-repeats", type=int, default=3, help="interleaved repeats of the overhead timing (0: skip it)"
+        "--quick", action="store_true", help="the suite's quick budgets, 1 seed, Pendulum-Heavy: tests the structure"
     )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=_run)
 
 
-def _dataset(work: Path, target: Target, seed: int, zoo: str | None) -> Path:
-    """The teacher recorded in the target as a Minari dataset of instance's demonstration budget (made once)."""
-    out = work / target.name.split(" ")[0] / "datasets" / f"seed{seed}"
+def target_grid(
+    target: SuiteTarget, *, methods: tuple[str, ...], seeds: int, teacher: str, quick: bool, zoo: str | None
+) -> GridSpec:
+    """The suite's grid of record for `target` (suite_run.plan_grids), narrowed to `methods` and `teacher`."""
+    main, _ = plan_grids(target, seeds=seeds, benefit_seeds=1, quick=quick, work=Path(), zoo=zoo)
+    return replace(main, methods=methods, teacher=teacher)
+
+
+def suite_scratch(result: dict[str, Any] | None, spec: GridSpec, *, quick: bool) -> list[float] | None:
+    """Scratch's per-seed AUCs from a suite target file when it ran the same grid (steps, settings, seeds).
+
+    None when the file is missing, differs in budget, threshold or hyperparameters of record, or lacks a seed.
+    """
+    if result is None or bool(result["header"].get("quick")) != quick:
+        return None
+    target = result["target"]
+    config = TrainConfig(env_id=spec.env_ids[0], algo=spec.algo, total_timesteps=spec.total_timesteps)
+    same = (
+        target["env_id"] == spec.env_ids[0]
+        and target["algo"] == spec.algo
+        and target["steps"] == spec.total_timesteps
+        and target["threshold"] == spec.threshold
+        and target.get("settings") == json_safe(resolve_settings(config))
+    )
+    scratch = result["methods"].get("scratch")
+    if not same or scratch is None:
+        return None
+    by_seed = dict(zip(scratch["seeds"], scratch["per_seed"]["auc"], strict=True))
+    values = finite_values([by_seed.get(seed) for seed in spec.seeds])
+    return values if len(values) == len(spec.seeds) else None
+
+
+def record(spec: GridSpec, *, seed: int, out: Path, name: str) -> Path:
+    """The grid's teacher recorded in its target as a Minari dataset of instance's demonstration budget (once).
+
+    The budget is the one instance collects in the run (TransferEngine.demo_budget: demo_steps, at most
+    demo_fraction of the run), so both teachers give the student as many transitions.
+    """
     if not out.exists():
-        defaults = TransferConfig()
-        steps = max(1, min(defaults.demo_steps, int(defaults.demo_fraction * target.steps)))
-        name = f"{target.name.split(' ')[0].lower()}-{target.teacher}-seed{seed}-v0"
+        options = TrainConfig(
+            env_id=spec.env_ids[0], algo=spec.algo, total_timesteps=spec.total_timesteps, method="instance",
+            transfer=dict(spec.transfer),
+        ).transfer_config  # fmt: skip
+        steps = max(1, min(options.demo_steps, int(options.demo_fraction * spec.total_timesteps)))
         recorded = record_teacher(
-            target.teacher, target.env_id, zoo=zoo, steps=steps, seed=DATASET_SEED + seed, dataset_id=name
+            str(spec.teacher), spec.env_ids[0], zoo=spec.zoo, steps=steps, seed=DATASET_SEED + seed, dataset_id=name
         )
         write_dataset(recorded, out)
-    return out
+    return out.resolve()
 
 
-def _config(target: Target, mode: str, seed: int, zoo: str | None, dataset: Path | None = None) -> Any:
-    if mode == "dataset":
-        assert dataset is not None
-        return TrainConfig(
-            env_id=target.env_id,
-            algo=target.algo,
-            total_timesteps=target.steps,
-            seed=seed,
-            method="instance",
-            teacher=str(dataset),
-            zoo=zoo,
-        )
-    mapping = None
-    if target.identity_mapping:
-        mapping = Mapping.identity(load_teacher(target.teacher, zoo).card.observation_space).to_dict()
-    return TrainConfig(
-        env_id=target.env_id,
-        algo=target.algo,
-        total_timesteps=target.steps,
-        seed=seed,
-        method="scratch" if mode == "none" else mode,
-        teacher=None if mode == "none" else target.teacher,
-        zoo=zoo,
-        mapping=None if mode == "none" else mapping,
+def plan_dataset_target(
+    target: SuiteTarget, *, seeds: int, quick: bool, work: Path, zoo: str | None, suite: dict[str, Any] | None
+) -> DatasetTarget:
+    """The policy grid, one dataset grid per seed (datasets recorded now), and scratch's source."""
+    folder = work / target.name
+    policy = target_grid(target, methods=("instance",), seeds=seeds, teacher=target.teacher, quick=quick, zoo=zoo)
+    scratch = suite_scratch(suite, policy, quick=quick)
+    if scratch is None:
+        policy = replace(policy, methods=("scratch", "instance"))
+    datasets = []
+    for seed in policy.seeds:
+        name = f"{target.name.lower()}-{target.teacher}-seed{seed}-v0"
+        dataset = record(policy, seed=seed, out=folder / "datasets" / f"seed{seed}", name=name)
+        spec = replace(policy, methods=("instance",), seeds=(seed,), teacher=str(dataset))
+        datasets.append((spec, folder / "dataset" / f"seed{seed}", dataset))
+    return DatasetTarget(
+        target=target,
+        policy=policy,
+        policy_folder=folder / "policy",
+        datasets=tuple(datasets),
+        suite_scratch=scratch,
     )
 
 
-def _path_of(run: Path) -> str:
-    """The sequence of modes auto went through, with the step of each switch."""
-    rows = [json.loads(line) for line in (run / "decisions.jsonl").read_text().splitlines() if line.strip()]
-    path: list[str] = []
-    for row in rows:
-        label = f"{row['mode']}@{row['step']}"
-        if not path or path[-1].split("@")[0] != row["mode"]:
-            path.append(label)
-    return " → ".join(path)
+def method_summaries(folders: list[Path], threshold: float) -> dict[str, MethodSummary]:
+    """The finished runs of these grid folders, summarised by rltransfer.experiments (empty: none finished)."""
+    records = [run for folder in folders for run in collect_runs(folder)[0]]
+    return summarize(records, threshold=threshold)[0].methods if records else {}
 
 
-def _sum_wall(rows: dict[str, Any]) -> float:
-    return float(sum(r["result"]["wall_seconds"] for modes in rows.values() for runs in modes.values() for r in runs))
+def _auc(methods: dict[str, MethodSummary], name: str) -> list[float]:
+    return methods[name].per_seed["auc"] if name in methods else []
 
 
-def _fmt(value: float, digits: int = 2) -> str:
-    if not math.isfinite(value):
-        return "–" if math.isnan(value) else ("∞" if value > 0 else "−∞")
-    return f"{value:.{digits}f}"
+def invocations(folders: list[Path]) -> int:
+    """How many invocations trained runs of these grids (more than 1: resumed, possibly other code)."""
+    dates = {
+        entry["date"]
+        for folder in folders
+        for entry in read_grid_file(folder).get("invocations", [])
+        if entry.get("finished") and entry.get("runs_trained")
+    }
+    return len(dates)
+
+
+def teacher_benefits(scratch: list[float], policy: list[float], dataset: list[float]) -> dict[str, Any]:
+    """Per-seed AUCs → each teacher's benefit over scratch (AUC difference, transfer ratio; 95% CIs) and the share.
+
+    share = the dataset's benefit / the policy's, defined only where the policy helps (benefit > 0).
+    """
+    rows: dict[str, Any] = {"scratch": {"auc": metrics.aggregate(scratch), "seeds": len(scratch)}}
+    for label, auc in (("policy", policy), ("dataset", dataset)):
+        rows[label] = {
+            "auc": metrics.aggregate(auc),
+            "benefit": metrics.compare_to_scratch(auc, scratch, kind="difference"),
+            "ratio": metrics.compare_to_scratch(auc, scratch, kind="ratio"),
+            "seeds": len(auc),
+        }
+    gain = rows["policy"]["benefit"].mean
+    helps = math.isfinite(gain) and gain > 0
+    rows["policy_helps"] = helps
+    rows["share"] = rows["dataset"]["benefit"].mean / gain if helps else math.nan
+    return rows
+
+
+def dataset_figures(plan: DatasetTarget) -> dict[str, Any]:
+    """teacher_benefits of one target's runs, with the teacher's probe and what the recordings spent."""
+    threshold = float(plan.target.threshold)
+    policy = method_summaries([plan.policy_folder], threshold)
+    data = method_summaries([folder for _, folder, _ in plan.datasets], threshold)
+    scratch = plan.suite_scratch if plan.suite_scratch is not None else _auc(policy, "scratch")
+    probe = controller_choices(plan.policy_folder).get("instance", {})
+    recorded = [read_dataset(path).metadata["env_steps"] for _, _, path in plan.datasets]
+    return {
+        **teacher_benefits(scratch, _auc(policy, "instance"), _auc(data, "instance")),
+        "scratch_source": "suite file" if plan.suite_scratch is not None else "trained here",
+        "teacher_zero_shot": finite_values(probe.get("teacher_zero_shot", [])),
+        "random_zero_shot": finite_values(probe.get("random_zero_shot", [])),
+        "recorded_steps": [int(steps["recorded"]) for steps in recorded],
+        "search_steps": [int(steps["mapping_search"]) for steps in recorded],
+        "invocations": invocations([plan.policy_folder, *(folder for _, folder, _ in plan.datasets)]),
+    }
+
+
+def identity_mapping(spec: GridSpec) -> str:
+    """How the runs resolve the grid's teacher in its target; ConfigError unless through the identity mapping.
+
+    The runs resolve it the same way (rltransfer.transfer.teacher.resolve_teacher: identity when spaces match).
+    """
+    env_id = spec.env_ids[0]
+    resolved = resolve_teacher(str(spec.teacher), env_factory=lambda: make_env(env_id), zoo=spec.zoo)
+    mapping = resolved.mapping
+    if not (mapping.obs.is_identity(mapping.obs.teacher_dim) and mapping.action.kind == "identity"):
+        raise ConfigError(
+            f"{spec.teacher} reaches {env_id} through {mapping.describe()}, not the identity",
+            fix="give a teacher whose spaces equal the target's",
+        )
+    return resolved.how
+
+
+def misleading_figures(folder: Path, spec: GridSpec, mapping: str) -> dict[str, Any]:
+    """Scratch and auto on the misleading target: AUCs, auto's AUC as a fraction of scratch's, its mode paths."""
+    methods = method_summaries([folder], float(MISLEADING.threshold))
+    scratch, auto = _auc(methods, "scratch"), _auc(methods, "auto")
+    choices = controller_choices(folder).get("auto", {})
+    return {
+        "scratch": metrics.aggregate(scratch),
+        "auto": metrics.aggregate(auto),
+        "fraction": metrics.compare_to_scratch(auto, scratch, kind="fraction"),
+        "ratio": metrics.compare_to_scratch(auto, scratch, kind="ratio"),
+        "seeds": (len(scratch), len(auto)),
+        "paths": choices.get("paths", []),
+        "evidence": choices.get("evidence", []),
+        "mapping": mapping,
+        "steps": spec.total_timesteps,
+    }
+
+
+def _seeds(args: argparse.Namespace) -> int:
+    count = args.seeds if args.seeds is not None else (1 if args.quick else 5)
+    if not 1 <= count <= MAX_SEEDS:
+        raise ConfigError(f"--seeds must be in [1, {MAX_SEEDS}], got {count}", fix="pass e.g. --seeds 5")
+    return count
 
 
 def _run(args: argparse.Namespace) -> int:
-
-    torch.set_num_threads(1)
-    started = time.time()
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    suite = targets(args.cartpole_steps, args.pendulum_steps)
-    if args.only:
-        wanted = {name.strip() for name in args.only.split(",")}
-        suite = [t for t in suite if t.name.split(" ")[0] in wanted]
-    work = Path(args.work)
-    rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for target in suite:
-        rows[target.name] = {}
-        for mode in modes:
-            if mode == "dataset" and target.misleading:
-                continue  # data export finds the true mapping: the recording would not mislead
-            rows[target.name][mode] = []
-            for seed in range(args.seeds):
-                run = work / target.name.split(" ")[0] / mode / f"seed{seed}"
-                if not is_finished(run):
-                    print(f"[{time.time() - started:6.0f}s] {target.name} {mode} seed {seed}", flush=True)
-                    dataset = _dataset(work, target, seed, args.zoo) if mode == "dataset" else None
-                    config = _config(target, mode, seed, args.zoo, dataset)
-                    train_student(config, run, command="python -m benchmarks controller")
-                result = json.loads((run / "result.json").read_text())
-                rows[target.name][mode].append({"run": run, "result": result, "episodes": read_episodes(run)})
-    overhead = (
-        ["", *measure_overhead(work / "overhead", repeats=args.overhead_repeats, zoo=args.zoo, started=started)]
-        if args.overhead_repeats > 0
-        else []
-    )
-    text = _report(suite, modes, rows, args, time.time() - started) + "\n".join(overhead) + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out, text)
-    print(f"wrote {args.out} ({time.time() - started:.0f}s)")
-    return 0
-
-
-def _report(suite: list[Target], modes: list[str], rows: dict[str, Any], args: argparse.Namespace, wall: float) -> str:
-    command = command_line(PROGRAM)
-    lines = [
-        "# Transfer controller benchmark",
-        "",
-        f"- Command: `{command}`",
-        f"- Date: {now_utc()}",
-        f"- Machine: {machine_description()}, shared with other jobs (timings are noisy), torch 1 thread",
-        f"- Seeds: 0..{args.seeds - 1} per target and mode; budgets: PPO {args.cartpole_steps} steps on CartPole "
-        f"targets, SAC {args.pendulum_steps} steps on Pendulum-Moon (hyperparams of record)",
-        f"- Wall time of this invocation: {wall / 60:.1f} min (finished runs in --work are reused); sum of the "
-        f"training runs' wall times in the table: {_sum_wall(rows) / 60:.1f} min",
-        "",
-        "Modes: `none` = plain SB3 (scratch); `representation`, `instance` = the controller's fixed modes; "
-        "`dataset` = `instance` from the same teacher recorded in the target beforehand by `rltransfer data "
-        "export` as a Minari dataset of instance's demonstration budget (its transitions count as target steps; "
-        "the recording's mapping search, for Permuted, does not); `auto` = the controller switching. "
-        "Every metric is rltransfer.metrics' (the ones `compare` reports): "
-        f"time to threshold = first step where the mean of the last {metrics.DEFAULT_WINDOW} episodes reaches the "
-        "threshold (CartPole 195, the classic v0 bar, since 475 is out of reach of scratch at these budgets; "
-        "Pendulum-Moon −300), as a fraction of scratch's mean with seeds that never reached it counted as the "
-        "budget (threshold_steps_fraction); AUC = area_under_curve; transfer ratio = (AUC − AUC_scratch) / "
-        "|AUC_scratch| (Taylor & Stone 2009); 95% bootstrap CIs over seeds (3 seeds make them wide). Every "
-        "target env step the transfer spends (teacher and random probes, mapping search, distil-initialise, "
-        "demonstrations) is on the student's clock, inside the budget; the last column says how many. "
-        "Overhead: `model.learn` wall time per env step relative to `none` on the same target, with and "
-        "without the one-time setup.",
-        "",
-        "Read with care: (1) a student that starts perfect (500-step episodes on 8 envs) cannot show the threshold "
-        f"before its {metrics.DEFAULT_WINDOW}th episode ends, plus the transfer's own steps: that is the "
-        "measurement floor of the CartPole rows. (2) A fraction whose scratch seeds missed the threshold is an "
-        "upper bound. (3) The s/1k steps and overhead columns come from runs on a shared 2-core machine; the "
-        "section 'Overhead' below measures the cost of transfer that stays on, interleaved.",
-        "",
-        "| target | mode | steps to threshold [95% CI] (seeds reached) | × scratch [95% CI] | AUC [95% CI] | "
-        "transfer ratio [95% CI] | final return | s/1k steps | overhead | overhead w/o setup | transfer env steps |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+    """Read the suite files, record the datasets, run every grid in one invocation, write the report."""
+    started, date = time.time(), now_utc()
+    seeds, quick = _seeds(args), bool(args.quick)
+    names = args.only.split(",") if args.only else (QUICK_DATASET_TARGETS if quick else DATASET_TARGETS)
+    targets = select_targets([name.strip() for name in names if name.strip()])
+    suite = read_results(Path(args.results) / "suite")
+    by_name = {result["target"]["name"]: result for result in suite}
+    work = Path(args.work or ("runs/bench-controller-quick" if quick else "runs/bench-controller"))
+    zoo = str(Path(args.zoo).resolve()) if args.zoo else None
+    workers = args.workers or os.cpu_count() or 1
+    plans = [
+        plan_dataset_target(t, seeds=seeds, quick=quick, work=work, zoo=zoo, suite=by_name.get(t.name)) for t in targets
     ]
-    paths: list[str] = []
-    summary: dict[str, dict[str, dict[str, metrics.Estimate]]] = {}
-    for target in suite:
-        per_mode: dict[str, dict[str, Any]] = {}
-        present = [mode for mode in modes if mode in rows[target.name]]
-        for mode in present:
-            runs = rows[target.name][mode]
-            measured = [metrics.run_metrics(r["episodes"], target.steps, threshold=target.threshold) for r in runs]
-            per_mode[mode] = {
-                "auc": [m.auc for m in measured],
-                "ttt": [m.time_to_threshold for m in measured],
-                "per_step": float(np.mean([r["result"].get("learn_seconds", 0.0) / target.steps for r in runs])),
-                "per_step_loop": float(
-                    np.mean(
-                        [
-                            (r["result"].get("learn_seconds", 0.0) - r["result"].get("transfer_setup_seconds", 0.0))
-                            / target.steps
-                            for r in runs
-                        ]
-                    )
-                ),
-                "final": _finite_mean([r["result"].get("final_return") for r in runs]),  # null: no episode ended
-                "extra": int(np.mean([r["result"].get("transfer_env_steps", 0) for r in runs])),
-            }
-            if mode == "auto":
-                paths += [f"- {target.name}, seed {i}: {_path_of(r['run'])}" for i, r in enumerate(runs)]
-        base = per_mode.get("none")
-        for mode in present:
-            data = per_mode[mode]
-            ttt = metrics.aggregate_time_to_threshold(data["ttt"], budget=target.steps)
-            auc = metrics.aggregate(data["auc"])
-            nan = metrics.Estimate(mean=math.nan, low=math.nan, high=math.nan, iqm=math.nan, n=0)
-            fraction = ratio = nan
-            overhead = overhead_loop = math.nan
-            if base is not None:
-                fraction = metrics.threshold_steps_fraction(data["ttt"], base["ttt"], budget=target.steps)
-                ratio = metrics.compare_to_scratch(data["auc"], base["auc"], kind="ratio")
-                overhead = data["per_step"] / base["per_step"]
-                overhead_loop = data["per_step_loop"] / base["per_step_loop"]
-            summary.setdefault(target.name, {})[mode] = {"fraction": fraction, "ratio": ratio, "auc": auc}
-            lines.append(
-                f"| {target.name} | {mode} | {format_estimate('time_to_threshold', ttt)} | "
-                f"{format_estimate('fraction', fraction)} | {format_estimate('auc', auc)} | "
-                f"{format_estimate('transfer_ratio', ratio)} | {_fmt(data['final'], 1)} | "
-                f"{_fmt(1000 * data['per_step'])} | {_fmt(overhead)}× | {_fmt(overhead_loop)}× | {data['extra']} |"
-            )
-    lines += ["", "## The controller's path (auto)", "", *paths, ""]
-    lines.append("")
-    lines += _verdict(suite, summary)
-    return "\n".join(lines) + "\n"
-
-
-def _finite_mean(values: list[float | None]) -> float:
-    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
-    return float(np.mean(finite)) if finite else math.nan
-
-
-def _verdict(suite: list[Target], summary: dict[str, dict[str, dict[str, metrics.Estimate]]]) -> list[str]:
-    """The controller issue's three claims, checked against the measured table."""
-    lines = ["## Against the issue's targets", ""]
-    lines.append(
-        "'As good within CIs' means auto's AUC CI upper end reaches the best fixed mode's CI lower end; with 3 "
-        "seeds that is a weak test, so the means are given too."
+    misleading = target_grid(
+        MISLEADING, methods=MISLEADING_METHODS, seeds=seeds, teacher=MISLEADING.teacher, quick=quick, zoo=zoo
     )
-    lines.append("")
-    related = [t for t in suite if not t.misleading]
-    regrets: list[float] = []
-    fractions = [summary[t.name]["auto"]["fraction"].mean for t in related if "auto" in summary.get(t.name, {})]
-    if fractions:
-        median = float(np.median([f if math.isfinite(f) else math.inf for f in fractions]))
-        verdict = "met" if median <= 0.25 else "MISSED"
-        lines.append(
-            f"- Steps to threshold, auto vs scratch, median over {len(fractions)} related targets: {_fmt(median)}× "
-            f"(per target: {', '.join(_fmt(f) for f in fractions)}; target ≤ 0.25×): {verdict}."
-        )
-    for target in [t for t in suite if t.misleading]:
-        ratio = summary.get(target.name, {}).get("auto", {}).get("ratio")
-        value = ratio.mean if ratio is not None else math.nan
-        verdict = "met" if math.isfinite(value) and value >= -0.05 else "MISSED"
-        lines.append(
-            f"- Misleading teacher ({target.name}): auto transfer ratio {_fmt(value)} (target ≥ −0.05, i.e. an AUC "
-            f"≥ 0.95× scratch's): {verdict}."
-        )
-    for target in related:
-        modes = summary.get(target.name, {})
-        if "dataset" in modes and "instance" in modes:
-            data, policy = modes["dataset"]["ratio"].mean, modes["instance"]["ratio"].mean
-            share = data / policy if policy > 0 else math.nan
-            verdict = (
-                "met" if math.isfinite(share) and share >= 0.8 else "MISSED" if policy > 0 else "no benefit to share"
-            )
-            lines.append(
-                f"- {target.name}: the dataset teacher's transfer ratio {_fmt(data)} against {_fmt(policy)} of "
-                f"instance from the policy it was recorded from: share {_fmt(share)} (target ≥ 0.8): {verdict}."
-            )
-        if "auto" not in modes:
-            continue
-        fixed = {m: v["auc"] for m, v in modes.items() if m in ("none", "representation", "instance")}
-        best = max(fixed, key=lambda m: fixed[m].mean)
-        auto = modes["auto"]["auc"]
-        ok = auto.high >= fixed[best].low
-        gain = fixed[best].mean - fixed["none"].mean if "none" in fixed else math.nan
-        regret = (fixed[best].mean - auto.mean) / gain if math.isfinite(gain) and gain > 0 else math.nan
-        if math.isfinite(regret):
-            regrets.append(regret)
-        lines.append(
-            f"- {target.name}: best fixed mode {best} "
-            f"(AUC {format_estimate('auc', fixed[best])}), auto {format_estimate('auc', auto)}: "
-            f"{'as good within CIs' if ok else 'WORSE than the best fixed mode'}; regret against it "
-            f"{_fmt(regret)} of its gain over scratch (target ≤ 0.10)."
-        )
-    if regrets:
-        mean = float(np.mean(regrets))
-        lines.append(
-            f"- auto's regret against the best fixed mode per target (the oracle), mean over {len(regrets)} related "
-            f"targets where a mode beat scratch: {_fmt(mean)} of the oracle's gain (target ≤ 0.10): "
-            f"{'met' if mean <= 0.10 else 'MISSED'}."
-        )
-    return lines
+    mapping = identity_mapping(misleading)
+    grids = [(plan.policy, plan.policy_folder) for plan in plans]
+    grids += [(spec, folder) for plan in plans for spec, folder, _ in plan.datasets]
+    grids.append((misleading, work / MISLEADING.name))
+    reports = run_grids(grids, workers=workers, progress=not args.no_progress, command=command_line(PROGRAM))
+    header = {
+        "command": command_line(PROGRAM),
+        "seeds": list(misleading.seeds),
+        "steps": {plan.target.name: plan.policy.total_timesteps for plan in plans}
+        | {MISLEADING.name: misleading.total_timesteps},
+        "revision": source_revision(),
+        "machine": machine_description(),
+        "date": date,
+        "wall_seconds": time.time() - started,
+        "workers": workers,
+        "runs": sum(r.total for r in reports),
+        "runs_reused": sum(r.skipped for r in reports),
+        "failed": [f"{o.key}: {o.error}" for r in reports for o in r.failed],
+        "quick": quick,
+        "work": str(work),
+        "results": str(Path(args.results) / "suite"),
+    }
+    text = render(
+        header,
+        suite=suite,
+        figures=controller_figures(suite),
+        datasets={plan.target: dataset_figures(plan) for plan in plans},
+        misleading=(MISLEADING, misleading_figures(work / MISLEADING.name, misleading, mapping)),
+    )
+    atomic_write_text(args.out, text)
+    print(f"wrote {args.out} ({time.time() - started:.0f}s, {len(header['failed'])} failed runs)")
+    return 1 if header["failed"] else 0

@@ -1,4 +1,4 @@
-"""Wall time per env step of transfer kept on for a whole run against plain SB3 (`bench controller`'s last table)."""
+"""Wall time per env step of transfer kept on for a whole run against plain SB3 (the representation benchmark)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def measure_overhead(
                         env_id=env_id, algo=algo, total_timesteps=steps, seed=0, method=method,
                         teacher=None if method == "scratch" else teacher, zoo=zoo, transfer=transfer,
                     )  # fmt: skip
-                    train_student(config, run, command="python -m benchmarks controller (overhead)")
+                    train_student(config, run, command="python -m benchmarks representation (overhead)")
                 result = json.loads((run / "result.json").read_text())
                 loop = result["learn_seconds"] - result.get("transfer_setup_seconds", 0.0)
                 in_process = loop / max(loop - result.get("transfer_step_seconds", 0.0), 1e-9)
