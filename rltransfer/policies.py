@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.dqn.policies import DQNPolicy
 from stable_baselines3.sac.policies import SACPolicy
@@ -244,3 +246,22 @@ def _actor_features(policy: BasePolicy, obs: torch.Tensor) -> torch.Tensor:
         return policy.q_net.extract_features(obs, policy.q_net.features_extractor)
     actor: Any = getattr(policy, "actor")  # noqa: B009  (SACPolicy / TD3Policy)
     return actor.extract_features(obs, actor.features_extractor)
+
+
+def rollout_states(model: BaseAlgorithm) -> np.ndarray:
+    """Every observation in an on-policy student's current rollout buffer, flattened over envs."""
+    buffer = model.rollout_buffer  # type: ignore[attr-defined]
+    return np.asarray(buffer.observations[: buffer.size()]).reshape(-1, *model.observation_space.shape)  # type: ignore[misc]
+
+
+def recent_states(model: BaseAlgorithm, count: int) -> np.ndarray:
+    """Up to `count` of the student's most recent observations (rollout or replay buffer)."""
+    if isinstance(model, OnPolicyAlgorithm):
+        return rollout_states(model)[-count:]
+    buffer = model.replay_buffer  # type: ignore[attr-defined]
+    filled = buffer.size()
+    if filled == 0:
+        return np.zeros((0, *model.observation_space.shape))  # type: ignore[misc]
+    rows = max(1, count // buffer.n_envs)
+    index = (buffer.pos - 1 - np.arange(min(rows, filled))) % buffer.buffer_size
+    return np.asarray(buffer.observations[index]).reshape(-1, *model.observation_space.shape)  # type: ignore[misc]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from rltransfer.selection.target import ProbeResult
 from rltransfer.zoo import load_teacher
 
 WEAK_LANDER = {"gravity": -5.0, "enable_wind": True, "wind_power": 10.0}
+STRONG_LANDERS = ("lunarlander-ppo", "lunarlander-dqn")
+"""The zoo's trained LunarLander teachers (source returns 256 and 198); the under-trained one is never first."""
 """The issue's target: low gravity and wind, where a random policy barely tells no-op from a side engine."""
 
 
@@ -122,9 +125,10 @@ def test_rank_cli_flags_the_short_probe_and_shows_the_runner_up(capsys: pytest.C
     args = ["rank", "--env", "LunarLander-v3", "--env-kwargs", json.dumps(WEAK_LANDER)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert 'recommendation: start from "lunarlander-dqn"' in out and "mapping: identity)" in out
+    recommended = re.search(r'recommendation: start from "([\w-]+)"', out)
+    assert recommended and recommended.group(1) in STRONG_LANDERS and "mapping: identity)" in out, out[-400:]
     assert f"lunarlander-dqn: {TOO_SHORT_NOTE}" in out and "(too short)" in out
-    assert "mapping of lunarlander-dqn: identity" in out and "runner-up: " in out
+    assert f"mapping of {recommended.group(1)}: identity" in out and "runner-up: " in out
     assert "to override: --mapping identity" in out
     assert main([*args, "--json", "--teachers", "lunarlander-dqn,lunarlander-dqn-undertrained"]) == 0
     rows = {row["teacher"]: row for row in json.loads(capsys.readouterr().out)}

@@ -29,7 +29,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule
 from stable_baselines3.dqn.policies import DQNPolicy
 
-from rltransfer.policies import hidden_widths
+from rltransfer.policies import hidden_widths, recent_states, rollout_states
 from rltransfer.rollouts import Rollout
 from rltransfer.transfer.config import Mode, TransferConfig
 from rltransfer.transfer.instance import (
@@ -100,11 +100,11 @@ class TransferEngine:
         """Off-policy: the student acts with its transferred policy from the first step (small ε for DQN)."""
         self.base_learning_starts = int(getattr(model, "learning_starts", 0) or 0)
         self.distilled = False
+        """Distil-initialise ran: the controller holds the distillation term for a while (init_hold_fraction)."""
         self.freeze_until = 0
         """SAC/TD3 after distil-initialise: the actor's updates wait until this step while the critic learns."""
         self.init_report: Any = None
         """The distil-initialise InitReport (rltransfer.transfer.initialise), when it ran."""
-        """Distil-initialise ran: the controller holds the distillation term for a while (init_hold_fraction)."""
         ratio = config.distill_steps_ratio
         self.distill_steps_ratio = ratio if ratio is not None else (1.0 if self.kind == "q_network" else 0.25)
         self.setup_seconds = 0.0
@@ -285,7 +285,7 @@ class TransferEngine:
         """Student states for this step: the rollout (on-policy) or fresh replay samples of own transitions."""
         size = self.config.distill_batch_size or int(getattr(model, "batch_size", 0) or 0)
         if self.kind == "on_policy":
-            states = torch.as_tensor(_rollout_states(model))
+            states = torch.as_tensor(rollout_states(model))
             size = size or len(states)
             batches: list[torch.Tensor] = []
             for _ in range(self.config.distill_epochs):
@@ -339,7 +339,7 @@ class TransferEngine:
         assert self.demos is not None
         policy: BasePolicy = model.policy
         if self.kind == "on_policy":
-            n_states = len(_rollout_states(model))
+            n_states = len(rollout_states(model))
             size = self.config.distill_batch_size or int(getattr(model, "batch_size", 0) or 0) or n_states
             obs = torch.as_tensor(self.demos.obs)
             actions = torch.as_tensor(self.demos.actions)
@@ -381,21 +381,3 @@ class TransferEngine:
         student = student_output(model.policy, tensor, temperature=self.config.temperature)
         loss = float(policy_distillation_loss(model.policy, student, teacher))
         return agreement(model.policy, student, teacher), loss
-
-
-def _rollout_states(model: BaseAlgorithm) -> np.ndarray:
-    buffer = model.rollout_buffer  # type: ignore[attr-defined]
-    return np.asarray(buffer.observations[: buffer.size()]).reshape(-1, *model.observation_space.shape)  # type: ignore[misc]
-
-
-def recent_states(model: BaseAlgorithm, count: int) -> np.ndarray:
-    """Up to `count` of the student's most recent observations (rollout or replay buffer)."""
-    if isinstance(model, OnPolicyAlgorithm):
-        return _rollout_states(model)[-count:]
-    buffer = model.replay_buffer  # type: ignore[attr-defined]
-    filled = buffer.size()
-    if filled == 0:
-        return np.zeros((0, *model.observation_space.shape))  # type: ignore[misc]
-    rows = max(1, count // buffer.n_envs)
-    index = (buffer.pos - 1 - np.arange(min(rows, filled))) % buffer.buffer_size
-    return np.asarray(buffer.observations[index]).reshape(-1, *model.observation_space.shape)  # type: ignore[misc]
