@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
+import gymnasium as gym
+
 from rltransfer.errors import ConfigError
 from rltransfer.registry import lookup, suggest
 
@@ -29,6 +31,10 @@ WEIGHT_SCHEDULES = ("return", "linear", "exponential", "constant")
 MODE_CODES = {Mode.NONE: 0, Mode.REPRESENTATION: 1, Mode.INSTANCE: 2}
 """TensorBoard value of `transfer/mode` for each concrete mode."""
 
+
+CONTINUOUS_DEMO_NOISE = 0.5
+"""Default DART noise for a continuous target (half-ranges): behaviour cloning from clean Pendulum
+demonstrations returned about a random policy's −1,200, from demonstrations at 0.5 about −280 (docs/decisions.md)."""
 
 MAX_INIT_COUNT = 10_000_000
 """Upper bound on the distil-initialise step and update counts (against a typo that would run for days)."""
@@ -118,6 +124,13 @@ class TransferConfig:
     """Off-policy: initial share of teacher transitions in each replay batch (RLPD's symmetric 50/50)."""
     demo_steps: int = 2000
     """Most teacher transitions collected in the target (MappedTeacher roll-outs) for instance transfer."""
+    demo_noise: float | None = None
+    """DART noise on the teacher's executed actions while demonstrations are collected (Laskey et al. 2017):
+    Gaussian of this many half-ranges (continuous) or this chance of a random action (discrete); the teacher's
+    own actions stay the imitation labels. None: 0.5 for a continuous action space, 0 for a discrete one."""
+    offline_updates: int = 4000
+    """Instance's offline phase: least minibatch steps of behaviour cloning, and of the critic warm-up, on the
+    demonstrations (no env step)."""
     demo_fraction: float = 0.1
     """...and at most this fraction of total_timesteps: every demonstration step is a target env step the
     run pays for, so a short run gets fewer (a 5,000-step run spent 2,000 on demonstrations before)."""
@@ -125,6 +138,9 @@ class TransferConfig:
     """DQN students in instance mode: DQfD's large-margin loss on the teacher's actions."""
     margin: float = 0.8
     """DQfD margin l(a_E, a) for a != a_E."""
+    demo_regression: bool = True
+    """SAC/TD3 students in instance mode: the actor's mean regressed onto the teacher's actions in the
+    demonstrations (the off-policy twin of DAPG's term; rltransfer.transfer.imitation)."""
     instance_pretrain: bool = True
     """Instance mode entered before the first RL update: fit the student's policy to the demonstrations'
     actions and its critic to their returns first (rltransfer.transfer.offline)."""
@@ -185,6 +201,9 @@ class TransferConfig:
         _check_range("init_agreement", self.init_agreement, 0.0, 1.0)
         _check_range("init_action_std", self.init_action_std, 1e-3, 1.0)
         _check_range("jsrl_tolerance", self.jsrl_tolerance, 0.0, 1.0)
+        if self.demo_noise is not None:
+            _check_range("demo_noise", self.demo_noise, 0.0, 1.0)
+        _check_range("offline_updates", self.offline_updates, 0, MAX_INIT_COUNT)
         for name in _COUNTS:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}", fix=f"set {name} ≥ 1")
@@ -199,6 +218,12 @@ class TransferConfig:
             raise ConfigError(f"window must be positive, got {self.window}", fix="set window ≥ 1 or None")
         if self.distill_batch_size is not None and self.distill_batch_size < 1:
             raise ConfigError("distill_batch_size must be positive", fix="set it ≥ 1 or None")
+
+    def demo_noise_for(self, action_space: gym.Space[Any]) -> float:
+        """The DART noise of demonstrations collected in a target with this action space (demo_noise)."""
+        if self.demo_noise is not None:
+            return float(self.demo_noise)
+        return CONTINUOUS_DEMO_NOISE if isinstance(action_space, gym.spaces.Box) else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""

@@ -231,10 +231,7 @@ class TransferController(BaseCallback):
         if mode == Mode.INSTANCE:
             demos = self.engine.ensure_demonstrations(self.model, seed=self.seed)
             self.instance_start = self.num_timesteps
-            source = "read from the dataset" if self.engine.resolved.dataset is not None else "collected in the target"
-            whole = demos.episode_returns
-            ended = f"episode return {float(np.mean(whole)):.1f}" if whole else "no episode ended within them"
-            extra += f"; {len(demos)} teacher transitions {source} ({ended})"
+            extra += f"; {demos.describe(from_dataset=self.engine.resolved.dataset is not None)}"
             if self.config.instance_pretrain and self.num_timesteps == 0:
                 started = time.time()
                 extra += f"; {pretrain_on_demonstrations(self.model, self.engine, seed=self.seed)}"

@@ -25,13 +25,13 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
-from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule
 from stable_baselines3.dqn.policies import DQNPolicy
 
 from rltransfer.policies import hidden_widths, recent_states, rollout_states
 from rltransfer.rollouts import Rollout
 from rltransfer.transfer.config import Mode, TransferConfig
+from rltransfer.transfer.imitation import demonstration_step
 from rltransfer.transfer.instance import (
     Demonstrations,
     MixedReplayBuffer,
@@ -41,7 +41,6 @@ from rltransfer.transfer.instance import (
 from rltransfer.transfer.losses import (
     HiddenMatcher,
     agreement,
-    margin_loss,
     policy_distillation_loss,
     student_output,
 )
@@ -219,14 +218,15 @@ class TransferEngine:
                     steps=self.demo_budget(),
                     seed=seed + 20_000,
                     probe=self.probe_demos,
+                    noise=self.config.demo_noise_for(model.action_space),
                 )
             self.extra_env_steps += self.demos.env_steps
             buffer = getattr(model, "replay_buffer", None)
             if isinstance(buffer, MixedReplayBuffer):
-                actions = self.demos.actions
+                actions, labels = self.demos.actions, self.demos.targets
                 if isinstance(model.action_space, gym.spaces.Box):
-                    actions = model.policy.scale_action(actions)
-                buffer.set_demonstrations(self.demos, actions)
+                    actions, labels = model.policy.scale_action(actions), model.policy.scale_action(labels)
+                buffer.set_demonstrations(self.demos, actions, labels)
             self.setup_seconds += time.time() - started
         return self.demos
 
@@ -251,7 +251,7 @@ class TransferEngine:
         if self.mode == Mode.REPRESENTATION and self.weight > 0.0:
             self._representation_step(model, gradient_steps)
         elif self.mode == Mode.INSTANCE and self.instance_weight > 0.0 and self.demos is not None:
-            self._instance_step(model, gradient_steps)
+            demonstration_step(self, model, gradient_steps)
         self.step_seconds += time.perf_counter() - started
 
     def transfer_seconds(self, model: BaseAlgorithm) -> float:
@@ -269,7 +269,8 @@ class TransferEngine:
         module = model.actor if self.kind == "actor" else model.policy  # type: ignore[attr-defined]
         return list(module.parameters())
 
-    def _apply(self, model: BaseAlgorithm, loss: torch.Tensor, with_matcher: bool) -> None:
+    def apply(self, model: BaseAlgorithm, loss: torch.Tensor, with_matcher: bool) -> None:
+        """One step of the student's optimizer (and the hidden matcher's) on a transfer loss, gradients clipped."""
         optimizer = self._optimizer(model)
         optimizer.zero_grad()
         if with_matcher and self.matcher_optimizer is not None:
@@ -328,42 +329,12 @@ class TransferEngine:
                 hidden = self.matcher.loss(student.hidden, teacher.hidden, stage)
                 loss = loss + self.weight * self.config.hidden_coef * hidden
                 hidden_losses.append(float(hidden.detach()))
-            self._apply(model, loss, use_matcher)
+            self.apply(model, loss, use_matcher)
             losses.append(float(distill.detach()))
         model.logger.record("transfer/distill_step_loss", float(np.mean(losses)) if losses else math.nan)
         if hidden_losses:
             model.logger.record("transfer/hidden_loss", float(np.mean(hidden_losses)))
             model.logger.record("transfer/hidden_stage", stage)
-
-    def _instance_step(self, model: BaseAlgorithm, gradient_steps: int | None) -> None:
-        assert self.demos is not None
-        policy: BasePolicy = model.policy
-        if self.kind == "on_policy":
-            n_states = len(rollout_states(model))
-            size = self.config.distill_batch_size or int(getattr(model, "batch_size", 0) or 0) or n_states
-            obs = torch.as_tensor(self.demos.obs)
-            actions = torch.as_tensor(self.demos.actions)
-            losses = []
-            for _ in range(self.config.distill_epochs * max(1, n_states // size)):
-                index = torch.randint(0, len(obs), (size,))
-                _, log_prob, _ = policy.evaluate_actions(obs[index], actions[index])  # type: ignore[attr-defined,operator]
-                loss = -self.config.dapg_weight * self.instance_weight * log_prob.mean()
-                self._apply(model, loss, False)
-                losses.append(float(loss.detach()))
-            model.logger.record("transfer/dapg_loss", float(np.mean(losses)))
-        elif self.kind == "q_network" and self.config.margin_loss:
-            buffer = model.replay_buffer  # type: ignore[attr-defined]
-            assert isinstance(buffer, MixedReplayBuffer)
-            size = self.config.distill_batch_size or int(getattr(model, "batch_size", 64))
-            steps = max(1, round((gradient_steps or 1) * self.distill_steps_ratio))
-            losses = []
-            for _ in range(steps):
-                batch = buffer.sample_demonstrations(size)
-                q_values = model.q_net(batch.observations)  # type: ignore[attr-defined,operator]
-                loss = self.instance_weight * margin_loss(q_values, batch.actions, self.config.margin)
-                self._apply(model, loss, False)
-                losses.append(float(loss.detach()))
-            model.logger.record("transfer/margin_loss", float(np.mean(losses)))
 
     # ------------------------------------------------------------------------------ signals
     @torch.no_grad()

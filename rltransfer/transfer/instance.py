@@ -1,8 +1,10 @@
 """Instance transfer: teacher transitions collected in the target, mixed into replay batches.
 
-The mapped teacher is rolled out in the target; a replay buffer mixes its transitions into every
-sampled batch (RLPD's symmetric sampling, Ball et al. 2023, with an annealed ratio); they stay
-available as DQfD's demonstrations (Hester et al. 2018).
+The mapped teacher is rolled out in the target, its executed actions perturbed as DART does (Laskey et al.
+2017) while its own actions are kept as the behaviour-cloning labels, so the demonstrations also show how to
+recover from states the clean teacher never visits. A replay buffer mixes the transitions into every
+sampled batch (RLPD's symmetric sampling, Ball et al. 2023, with an annealed ratio); they stay available as
+DQfD's demonstrations (Hester et al. 2018).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Demonstrations:
         episode_returns: Returns of the episodes that finished during collection.
         env_steps: Target env steps spent.
         episodes: Per episode, its rewards and whether the env ended it (the last may be cut off).
+        labels: The teacher's own action in each state when the executed one was perturbed (DART); None when
+            the executed actions are the teacher's (clean roll-outs, datasets).
     """
 
     obs: np.ndarray
@@ -49,9 +53,23 @@ class Demonstrations:
     episode_returns: list[float]
     env_steps: int
     episodes: tuple[tuple[np.ndarray, bool], ...] = ()
+    labels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.obs)
+
+    def describe(self, *, from_dataset: bool) -> str:
+        """One line for the decisions log: how many transitions, where from, their episodes' return."""
+        source = "read from the dataset" if from_dataset else "collected in the target"
+        noise = ", actions perturbed (DART), the teacher's kept as labels" if self.labels is not None else ""
+        whole = self.episode_returns
+        ended = f"episode return {float(np.mean(whole)):.1f}" if whole else "no episode ended within them"
+        return f"{len(self)} teacher transitions {source} ({ended}{noise})"
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The actions a student imitates: the teacher's own (labels) where recorded, else the executed ones."""
+        return self.actions if self.labels is None else self.labels
 
     def as_rollout(self) -> Rollout:
         """The transitions as a Rollout (the critic warm-up's input)."""
@@ -66,28 +84,63 @@ def collect_demonstrations(
     steps: int,
     seed: int,
     probe: Rollout | None = None,
+    noise: float = 0.0,
 ) -> Demonstrations:
-    """Roll the mapped teacher out in the target for `steps` steps (deterministic actions).
+    """Roll the mapped teacher out in the target for `steps` steps, its actions perturbed by `noise` (DART).
 
     `probe`, the controller's teacher probe episodes (already on the student's clock), comes first and
-    counts towards `steps`; only the steps collected here are env_steps.
+    counts towards `steps`; only the steps collected here are env_steps. With `noise` > 0 the executed
+    actions are perturbed (perturbed_act) and the teacher's own actions are kept as `labels`.
     """
     parts = [] if probe is None else [_from_rollout(probe, env_steps=0)]
     more = steps - (0 if probe is None else len(probe.transitions))
     if more > 0 or not parts:
         env = env_factory()
         try:
-            parts.append(_from_rollout(rollout(env, mapped_teacher.act_one, steps=more, seed=seed), env_steps=more))
+            intended: list[Any] = []
+            act = perturbed_act(mapped_teacher.act_one, env.action_space, noise, seed=seed, intended=intended)
+            part = _from_rollout(rollout(env, act, steps=more, seed=seed), env_steps=more)
+            if noise > 0.0:
+                part.labels = np.asarray(intended).reshape(part.actions.shape).astype(part.actions.dtype)
+            parts.append(part)
         finally:
             env.close()
     if len(parts) == 1:
         return parts[0]
+    labelled = any(part.labels is not None for part in parts)
     return Demonstrations(
         **{key: np.concatenate([getattr(part, key) for part in parts]) for key in _ARRAYS},
         episode_returns=[value for part in parts for value in part.episode_returns],
         env_steps=sum(part.env_steps for part in parts),
         episodes=tuple(episode for part in parts for episode in part.episodes),
+        labels=np.concatenate([part.targets for part in parts]) if labelled else None,
     )
+
+
+def perturbed_act(
+    act: Callable[[np.ndarray], Any], space: gym.Space[Any], noise: float, *, seed: int, intended: list[Any]
+) -> Callable[[np.ndarray], Any]:
+    """`act` with DART's injected noise; every unperturbed action is appended to `intended`.
+
+    Continuous: Gaussian noise of `noise` half-ranges, clipped to the bounds. Discrete: a uniformly random
+    action with probability `noise`. `noise` 0 returns the teacher's actions unchanged.
+    """
+    rng = np.random.default_rng(seed)
+
+    def noisy(obs: np.ndarray) -> Any:
+        action = act(obs)
+        intended.append(action)
+        if noise <= 0.0:
+            return action
+        if isinstance(space, gym.spaces.Box):
+            half = (space.high - space.low) / 2.0
+            moved = np.asarray(action) + noise * half * rng.standard_normal(space.shape)
+            return np.clip(moved, space.low, space.high).astype(space.dtype)
+        if isinstance(space, gym.spaces.Discrete) and rng.random() < noise:
+            return type(action)(space.start + int(rng.integers(int(space.n))))
+        return action
+
+    return noisy
 
 
 def _from_rollout(run: Rollout, *, env_steps: int) -> Demonstrations:
@@ -152,11 +205,15 @@ class MixedReplayBuffer(ReplayBuffer):
     mix_seconds: float = 0.0
     """Time spent sampling teacher rows and concatenating them (the buffer's share of transfer overhead)."""
 
-    def set_demonstrations(self, demos: Demonstrations, buffer_actions: np.ndarray) -> None:
-        """Keep the teacher transitions (actions already converted to the buffer's units)."""
+    def set_demonstrations(
+        self, demos: Demonstrations, buffer_actions: np.ndarray, buffer_labels: np.ndarray | None = None
+    ) -> None:
+        """Keep the teacher transitions (actions and the teacher's own labels already in the buffer's units)."""
         self._demo_obs = demos.obs.reshape(len(demos), *self.obs_shape)
         self._demo_next_obs = demos.next_obs.reshape(len(demos), *self.obs_shape)
         self._demo_actions = np.asarray(buffer_actions, dtype=self.actions.dtype).reshape(len(demos), self.action_dim)
+        labels = buffer_actions if buffer_labels is None else buffer_labels
+        self._demo_labels = np.asarray(labels, dtype=self.actions.dtype).reshape(len(demos), self.action_dim)
         self._demo_rewards = demos.rewards.reshape(-1, 1)
         self._demo_dones = demos.terminated.reshape(-1, 1)
 
@@ -168,6 +225,12 @@ class MixedReplayBuffer(ReplayBuffer):
     def sample_online(self, batch_size: int, env: VecNormalize | None = None) -> ReplayBufferSamples:
         """A batch of the student's own transitions only."""
         return super().sample(batch_size, env=env)
+
+    def sample_labels(self, batch_size: int, env: VecNormalize | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of teacher states with the teacher's own actions there (DQfD's margin targets)."""
+        index = np.random.randint(0, len(self._demo_obs), size=batch_size)
+        obs = self._normalize_obs(self._demo_obs[index], env)
+        return self.to_torch(obs), self.to_torch(self._demo_labels[index])  # type: ignore[arg-type]
 
     def sample_demonstrations(self, batch_size: int, env: VecNormalize | None = None) -> ReplayBufferSamples:
         """A batch of teacher transitions only."""

@@ -1,17 +1,22 @@
 """Offline pre-training on the demonstrations: instance transfer's short phase before the first RL update.
 
 As DAPG starts from behaviour cloning and offline-to-online methods from an offline phase, the student's
-acting network is first fitted to the demonstrations' actions until it agrees with `init_agreement` of
-them (one-hot targets for a discrete student, with DQfD's margin for DQN; the recorded action for a
-continuous one), then its value function, Q-network or critics to their λ-returns under the target's own
-rewards (`critic_warmup`). Without it the decaying DAPG term alone pulled a CartPole PPO student to one
-action almost everywhere (agreement 0.53; docs/decisions.md).
+acting network is first fitted to the teacher's own actions in the demonstrations (the DART labels where the
+executed ones were perturbed) for at least `offline_updates` steps and until it agrees with `init_agreement`
+of them (one-hot targets for a discrete student, with DQfD's margin for DQN; the action for a continuous
+one), then its value function, Q-network or critics to their λ-returns under the target's own rewards
+(`critic_warmup`, also for at least `offline_updates` steps). Without it the decaying DAPG term alone pulled a
+CartPole PPO student to one action almost everywhere (agreement 0.53); 300 steps on clean Pendulum
+demonstrations left a SAC actor at a random policy's return, and 400 critic steps a critic whose action
+gradient undid the clone once it was released (docs/decisions.md).
 Off-policy students then act with their own policy from the first step; a SAC/TD3 actor waits for its critic
 as after distil-initialise (its critic has seen the teacher's actions only, so its action gradient first
 points anywhere). It spends no env step: the demonstrations are already on the clock.
 """
 
 from __future__ import annotations
+
+import math
 
 import gymnasium as gym
 import torch
@@ -25,7 +30,8 @@ from rltransfer.transfer.losses import agreement, student_output
 from rltransfer.transfer.teacher import TeacherOutput
 
 FIT_ROUNDS = 10
-"""Most rounds of `init_updates` behaviour-cloning steps, until agreement reaches init_agreement (no env step)."""
+"""Most rounds of `init_updates` behaviour-cloning steps past `offline_updates` while agreement stays below
+init_agreement (no env step)."""
 
 
 def demonstration_labels(model: BaseAlgorithm, actions: torch.Tensor) -> TeacherOutput:
@@ -49,15 +55,17 @@ def pretrain_on_demonstrations(model: BaseAlgorithm, engine: TransferEngine, *, 
     config = engine.config
     narrow_exploration(model, config.init_action_std)
     obs = torch.as_tensor(demos.obs, dtype=torch.float32).reshape(len(demos), -1)
-    labels = demonstration_labels(model, torch.as_tensor(demos.actions))
+    labels = demonstration_labels(model, torch.as_tensor(demos.targets))
     before = after = _agreement(model, engine, obs, labels)
     fit, rounds = ActorFit(model, engine, seed=seed + 42_000), 0
-    while rounds < FIT_ROUNDS and after < config.init_agreement:
+    least = math.ceil(config.offline_updates / config.init_updates)
+    while rounds < least or (rounds < max(least, FIT_ROUNDS) and after < config.init_agreement):
         fit.fit(obs, labels)
         after, rounds = _agreement(model, engine, obs, labels), rounds + 1
     critic = "off"
     if config.critic_warmup:
-        critic = warm_up_critic(model, engine, demos.as_rollout(), updates=config.critic_updates, seed=seed)
+        updates = max(config.critic_updates, config.offline_updates)
+        critic = warm_up_critic(model, engine, demos.as_rollout(), updates=updates, seed=seed)
     if engine.kind != "on_policy":
         engine.exploit(model)
     if engine.kind == "actor":
