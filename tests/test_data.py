@@ -16,11 +16,13 @@ from rltransfer.data import EpisodeFilter, read_dataset, record_teacher
 from rltransfer.make import make_env
 from rltransfer.mapping import MappedTeacher, Mapping
 from rltransfer.rollouts import evaluate
+from rltransfer.transfer.instance import dataset_demonstrations
 from rltransfer.zoo import load_teacher, sha256_file
 
 ZOO = Path(__file__).resolve().parents[1] / "agents"
 PERMUTED = "rltransfer/CartPole-Permuted-v0"
 CARTPOLE = "rltransfer/CartPole-v0"
+PENDULUM = "rltransfer/Pendulum-v0"
 
 
 @pytest.fixture(autouse=True)
@@ -221,6 +223,7 @@ def test_show_summarises_a_dataset(permuted: Path, capsys: pytest.CaptureFixture
         ),
         (["export", "cartpole-ppo", "--env", CARTPOLE, "--out", "{new}", "--episodes", "-2"], ["--episodes -2"]),
         (["export", "cartpole-ppo", "--env", CARTPOLE, "--out", "{full}"], ["not empty"]),
+        (["export", "cartpole-ppo", "--env", CARTPOLE, "--out", "{new}", "--noise", "1.5"], ["--noise 1.5"]),
         (
             ["export", "cartpole-ppo", "--env", CARTPOLE, "--out", "{new}", "--name", "bad id"],
             ["not a Minari dataset id"],
@@ -261,3 +264,34 @@ def test_bad_input_is_one_line_and_writes_nothing(
         assert needle in line, line
     assert sorted(tmp_path.iterdir()) == before and (tmp_path / "full" / "keep.txt").read_text() == "mine"
     assert digest(undertrained) == before_input
+
+
+@pytest.mark.parametrize("fmt", ["minari", "npz"])
+def test_dart_export_keeps_the_teachers_actions_as_labels(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--noise perturbs the executed actions; the teacher's own ones survive the file as labels, and instance
+    transfer imitates them; relabelling a DART dataset replaces the labels, never the executed actions."""
+    out = tmp_path / "dart"
+    argv = ["data", "export", "pendulum-sac", "--env", PENDULUM, "--out", str(out), "--episodes", "2"]
+    code, _, _ = run_cli(capsys, *argv, "--noise", "0.5", "--format", fmt, "--zoo", str(ZOO))
+    assert code == 0
+    dataset = read_dataset(out)
+    assert dataset.metadata["noise"] == 0.5 and "DART" in dataset.metadata["algorithm"]
+    teacher = load_teacher("pendulum-sac", ZOO)
+    for episode in dataset.episodes:
+        assert episode.labels is not None and episode.labels.shape == episode.actions.shape == (200, 1)
+        greedy = teacher.policy.predict(episode.observations[:-1], deterministic=True)[0]
+        np.testing.assert_allclose(episode.labels, greedy, atol=1e-5)
+        assert float(np.mean(np.abs(episode.actions - episode.labels))) > 0.3
+    demos = dataset_demonstrations(dataset, steps=300, in_target=True)
+    assert demos.labels is not None and len(demos) == 300
+    np.testing.assert_array_equal(demos.labels[:200], dataset.episodes[0].labels)
+    code, _, _ = run_cli(
+        capsys, "data", "filter", str(out), "--out", str(tmp_path / "rel"), "--relabel", "pendulum-td3"
+    )
+    assert code == 0
+    relabelled = read_dataset(tmp_path / "rel")
+    np.testing.assert_array_equal(relabelled.episodes[0].actions, dataset.episodes[0].actions)
+    assert relabelled.episodes[0].labels is not None
+    assert not np.allclose(relabelled.episodes[0].labels, dataset.episodes[0].labels)

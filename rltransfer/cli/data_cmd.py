@@ -45,6 +45,14 @@ def register(subparsers: Any) -> None:
     budget.add_argument("--episodes", type=int, default=None, metavar="N", help="full episodes to record (default 10)")
     budget.add_argument("--steps", type=int, default=None, metavar="N", help="env steps to record (last episode cut)")
     export.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i (default 0)")
+    export.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="DART noise on the executed actions (half-ranges, or a random-action probability; default 0); the "
+        "teacher's own actions are kept as labels, which instance transfer imitates",
+    )
     add_zoo_arg(export)
     export.set_defaults(handler=_export)
 
@@ -108,6 +116,7 @@ def _export(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         dataset_id=args.name or default_dataset_id(out),
+        noise=args.noise,
     )
     path = write_dataset(dataset, out, format=args.format)
     returns, teacher = dataset.returns, dataset.metadata["teacher"]

@@ -18,18 +18,21 @@ from gymnasium.envs.registration import EnvSpec
 
 import rltransfer
 from rltransfer.data.episodes import Episode, EpisodeRecorder
-from rltransfer.data.store import Dataset, check_dataset_id
+from rltransfer.data.store import LABELS_INFO, Dataset, check_dataset_id
 from rltransfer.distill.probe import StepCounter
 from rltransfer.errors import ConfigError, DatasetError, UnknownEnvError
 from rltransfer.make import make_env
 from rltransfer.mapping import MappedTeacher
 from rltransfer.rollouts import evaluate
 from rltransfer.spaces import SpaceSignature
+from rltransfer.transfer.instance import perturbed_act
 from rltransfer.transfer.teacher import ResolvedTeacher, resolve_teacher
 from rltransfer.zoo import CARD_FILE, sha256_file
 
 DEFAULT_EPISODES = 10
 """Episodes `data export` records when neither --episodes nor --steps is given."""
+NOISE_SEED = 70_000
+"""Offset of the DART noise's seed from the recording seed."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -136,12 +139,16 @@ def record_teacher(
     steps: int | None = None,
     seed: int = 0,
     dataset_id: str = "dataset-v0",
+    noise: float = 0.0,
 ) -> Dataset:
     """The deterministic mapped teacher's episodes in `env_id`: `episodes` full ones, or exactly `steps` steps.
 
     Episode i is reset with seed + i (as `rltransfer.rollouts.evaluate` seeds them); with `steps`, the last
-    episode is cut at the budget and marked truncated.
+    episode is cut at the budget and marked truncated. With `noise` > 0 the executed actions carry DART's noise
+    (rltransfer.transfer.instance.perturbed_act) and each episode keeps the teacher's own actions as labels.
     """
+    if not 0.0 <= noise <= 1.0:
+        raise ConfigError(f"--noise {noise} is outside [0, 1]", fix="give half-ranges (continuous) or a probability")
     if episodes is not None and steps is not None:
         raise ConfigError("--episodes and --steps were both given", fix="give one of them")
     for name, value in (("episodes", episodes), ("steps", steps)):
@@ -151,7 +158,9 @@ def record_teacher(
     resolved, search_steps = _resolve_counted(teacher, lambda: make_env(env_id, env_kwargs), zoo=zoo, seed=seed)
     env = make_env(env_id, env_kwargs)
     recorder = EpisodeRecorder(env)
-    act = MappedTeacher(resolved.policy("data export"), resolved.mapping, env.action_space).act_one
+    intended: list[Any] = []
+    mapped = MappedTeacher(resolved.policy("data export"), resolved.mapping, env.action_space)
+    act = perturbed_act(mapped.act_one, env.action_space, noise, seed=seed + NOISE_SEED, intended=intended)
     try:
         if steps is None:
             evaluate(recorder, act, episodes=episodes or DEFAULT_EPISODES, seed=seed)
@@ -160,6 +169,10 @@ def record_teacher(
                 index = len(recorder.episodes)
                 evaluate(recorder, act, episodes=1, seed=seed + index, max_steps=steps - recorder.steps)
         recorded = tuple(recorder.finish())
+        if noise > 0.0:
+            starts = np.cumsum([0] + [len(episode) for episode in recorded])
+            labels = np.asarray(intended)
+            recorded = tuple(e.with_labels(labels[a:b]) for e, a, b in zip(recorded, starts, starts[1:], strict=False))
         spec = env.spec
         observation_space, action_space = env.observation_space, env.action_space
     finally:
@@ -169,9 +182,11 @@ def record_teacher(
     metadata = {
         "kind": "teacher rollouts",
         "rltransfer_version": rltransfer.__version__,
-        "algorithm": f"{block['algo']} teacher {resolved.name} (greedy, mapped)",
+        "algorithm": f"{block['algo']} teacher {resolved.name} (greedy, mapped"
+        + (f", DART noise {noise}; labels in infos['{LABELS_INFO}'])" if noise > 0 else ")"),
         "description": f"{resolved.name} recorded on {env_id} ({block['mapping_summary']}), seed {seed}, "
         "with the target's own rewards",
+        "noise": noise,
         "teacher": block,
         "env_id": env_id,
         "env_kwargs": dict(env_kwargs or {}),
@@ -191,6 +206,14 @@ def record_teacher(
         dataset_id=dataset_id,
         metadata=metadata,
     )
+
+
+def _relabelled(episode: Episode, actions: np.ndarray) -> Episode:
+    """New imitation targets: the labels of a DART episode (its executed actions stay, its transitions need them).
+
+    An episode without labels gets the new actions in place of its own.
+    """
+    return episode.with_actions(actions) if episode.labels is None else episode.with_labels(actions)
 
 
 def _dataset_env(spec: EnvSpec | None, where: str) -> gym.Env[Any, Any]:
@@ -213,7 +236,8 @@ def _dataset_env(spec: EnvSpec | None, where: str) -> gym.Env[Any, Any]:
 def relabel(dataset: Dataset, teacher: str, *, zoo: str | os.PathLike[str] | None = None, seed: int = 0) -> Dataset:
     """`dataset` with every action replaced by the deterministic mapped `teacher`'s action on that observation.
 
-    Observations, rewards and episode ends stay those of the recorded behaviour.
+    Observations, rewards and episode ends stay those of the recorded behaviour; an episode recorded with DART
+    noise keeps its executed actions and gets the new ones as labels.
     """
     where = str(dataset.path or dataset.dataset_id)
     resolved, search_steps = _resolve_counted(
@@ -221,7 +245,7 @@ def relabel(dataset: Dataset, teacher: str, *, zoo: str | os.PathLike[str] | Non
     )
     mapped = MappedTeacher(resolved.policy("data filter --relabel"), resolved.mapping, dataset.action_space)
     try:
-        episodes = tuple(episode.with_actions(mapped.act(episode.observations[:-1])) for episode in dataset.episodes)
+        episodes = tuple(_relabelled(episode, mapped.act(episode.observations[:-1])) for episode in dataset.episodes)
     except (ValueError, IndexError) as exc:
         raise DatasetError(
             f"teacher {resolved.name} cannot act on the observations of {where} ({exc})",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gymnasium as gym
@@ -22,6 +22,8 @@ class Episode:
         terminations: (T,) termination flags.
         truncations: (T,) truncation flags; the last step of an episode cut short is truncated.
         seed: The reset seed, None when unknown.
+        labels: (T, ...) the teacher's own actions where the executed ones were perturbed (DART); None when the
+            actions are the teacher's.
     """
 
     observations: np.ndarray
@@ -30,12 +32,14 @@ class Episode:
     terminations: np.ndarray
     truncations: np.ndarray
     seed: int | None = None
+    labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         steps = len(self.rewards)
         sizes = {
             "observations": len(self.observations) - 1,
             "actions": len(self.actions),
+            **({} if self.labels is None else {"labels": len(self.labels)}),
             "terminations": len(self.terminations),
             "truncations": len(self.truncations),
         }
@@ -54,11 +58,20 @@ class Episode:
         """Sum of the rewards, added step by step as `rltransfer.rollouts.evaluate` adds them."""
         return float(np.cumsum(self.rewards, dtype=np.float64)[-1])
 
+    @property
+    def targets(self) -> np.ndarray:
+        """The actions a student imitates: the teacher's own (labels) where recorded, else the executed ones."""
+        return self.actions if self.labels is None else self.labels
+
     def with_actions(self, actions: np.ndarray) -> Episode:
-        """The same episode with other actions (relabelled); everything else is what was recorded."""
+        """The same episode with other actions (relabelled) and no separate labels; the rest as recorded."""
         return Episode(
             self.observations, np.asarray(actions), self.rewards, self.terminations, self.truncations, self.seed
         )
+
+    def with_labels(self, labels: np.ndarray) -> Episode:
+        """The same episode with the teacher's own actions (DART labels) beside the executed ones."""
+        return replace(self, labels=np.asarray(labels).reshape(len(self), *np.shape(self.actions)[1:]))
 
 
 class EpisodeRecorder(gym.Wrapper[Any, Any, Any, Any]):
@@ -121,9 +134,9 @@ def episodes_to_rows(episodes: list[Episode] | tuple[Episode, ...], *, source: i
     """The rows of `transitions.npz` (obs, actions, rewards, next_obs, terminated, source) plus `truncated`.
 
     `source` marks every row's policy as the zoo does (0 random, 1 teacher); `truncated` keeps the episode
-    ends that `terminated` alone cannot tell.
+    ends that `terminated` alone cannot tell; `labels`, only when some episode has them, the DART labels.
     """
-    return {
+    rows = {
         "obs": np.concatenate([e.observations[:-1] for e in episodes]).astype(np.float32),
         "actions": np.concatenate([e.actions for e in episodes]),
         "rewards": np.concatenate([e.rewards for e in episodes]).astype(np.float32),
@@ -132,6 +145,9 @@ def episodes_to_rows(episodes: list[Episode] | tuple[Episode, ...], *, source: i
         "source": np.full(sum(len(e) for e in episodes), source, dtype=np.int8),
         "truncated": np.concatenate([e.truncations for e in episodes]).astype(bool),
     }
+    if any(e.labels is not None for e in episodes):
+        rows["labels"] = np.concatenate([e.targets for e in episodes])
+    return rows
 
 
 def episodes_from_rows(arrays: dict[str, np.ndarray], *, where: str) -> list[Episode]:
@@ -166,6 +182,7 @@ def episodes_from_rows(arrays: dict[str, np.ndarray], *, where: str) -> list[Epi
                 rewards=np.asarray(arrays["rewards"][start:stop], dtype=np.float64),
                 terminations=terminated[start:stop].copy(),
                 truncations=cut,
+                labels=np.asarray(arrays["labels"][start:stop]) if "labels" in arrays else None,
             )
         )
         start = int(stop)

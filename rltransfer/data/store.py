@@ -34,6 +34,8 @@ from rltransfer.zoo import CARD_FILE, TRANSITIONS_FILE, read_card, transitions_n
 
 FORMATS = ("minari", "npz")
 METADATA_KEY = "rltransfer"
+LABELS_INFO = "teacher_action"
+"""Minari infos key of the teacher's own actions when the executed ones were perturbed (DART)."""
 """The key of rltransfer's provenance block in a dataset's metadata."""
 NPZ_METADATA_FILE = "dataset.json"
 _MINARI_METADATA = "metadata.json"
@@ -194,6 +196,7 @@ def _read_minari(data_path: Path) -> Dataset:
                 terminations=np.asarray(data.terminations, dtype=bool),
                 truncations=np.asarray(data.truncations, dtype=bool),
                 seed=int(seed) if seed is not None else None,
+                labels=_labels(data.infos, len(data.rewards)),
             )
             for data, seed in zip(dataset.iterate_episodes(), seeds, strict=True)
         )
@@ -214,6 +217,13 @@ def _read_minari(data_path: Path) -> Dataset:
         path=data_path.parent if data_path.name == "data" else data_path,
         format="minari",
     )
+
+
+def _labels(infos: Any, steps: int) -> np.ndarray | None:
+    """The DART labels of a Minari episode (infos[LABELS_INFO], one per observation), None when not recorded."""
+    if not isinstance(infos, dict) or LABELS_INFO not in infos:
+        return None
+    return np.asarray(infos[LABELS_INFO])[:steps]
 
 
 def _read_npz(path: Path) -> Dataset:
@@ -315,6 +325,16 @@ def _write_npz(dataset: Dataset, folder: Path) -> None:
     (folder / NPZ_METADATA_FILE).write_text(strict_json(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _label_infos(episode: Episode) -> dict[str, np.ndarray]:
+    """Minari infos carrying an episode's DART labels (LABELS_INFO), none when it has no labels.
+
+    Minari keeps one info per observation: the last observation, where no action is taken, repeats the last label.
+    """
+    if episode.labels is None:
+        return {}
+    return {LABELS_INFO: np.concatenate([episode.labels, episode.labels[-1:]])}
+
+
 def _write_minari(dataset: Dataset, folder: Path) -> None:
     minari = _minari()
     buffers = [
@@ -326,7 +346,7 @@ def _write_minari(dataset: Dataset, folder: Path) -> None:
             rewards=list(episode.rewards),
             terminations=list(episode.terminations),
             truncations=list(episode.truncations),
-            infos={},
+            infos=_label_infos(episode),
         )
         for index, episode in enumerate(dataset.episodes)
     ]

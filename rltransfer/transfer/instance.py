@@ -161,9 +161,9 @@ def dataset_demonstrations(dataset: Dataset, *, steps: int, in_target: bool) -> 
     """The first `steps` transitions of a dataset's episodes, in recorded order, as Demonstrations.
 
     Their env steps count (env_steps) only when the dataset was recorded in the target; the returns are
-    those of the episodes used whole.
+    those of the episodes used whole; recorded DART labels come along.
     """
-    parts: dict[str, list[np.ndarray]] = {key: [] for key in ("obs", "actions", "rewards", "next_obs", "terminated")}
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in (*_ARRAYS, "labels")}
     returns: list[float] = []
     episodes: list[tuple[np.ndarray, bool]] = []
     used = 0
@@ -174,6 +174,7 @@ def dataset_demonstrations(dataset: Dataset, *, steps: int, in_target: bool) -> 
         parts["obs"].append(episode.observations[:take])
         parts["next_obs"].append(episode.observations[1 : take + 1])
         parts["actions"].append(episode.actions[:take])
+        parts["labels"].append(episode.targets[:take])
         parts["rewards"].append(episode.rewards[:take])
         parts["terminated"].append(episode.terminations[:take])
         whole = take == len(episode)
@@ -191,6 +192,7 @@ def dataset_demonstrations(dataset: Dataset, *, steps: int, in_target: bool) -> 
         episode_returns=returns,
         env_steps=used if in_target else 0,
         episodes=tuple(episodes),
+        labels=arrays["labels"] if any(episode.labels is not None for episode in dataset.episodes) else None,
     )
 
 
