@@ -141,7 +141,8 @@ def record(spec: GridSpec, *, seed: int, out: Path, name: str) -> Path:
     """The grid's teacher recorded in its target as a Minari dataset of instance's demonstration budget (once).
 
     The budget is the one instance collects in the run (TransferEngine.demo_budget: demo_steps, at most
-    demo_fraction of the run), so both teachers give the student as many transitions.
+    demo_fraction of the run), and the DART noise the one its demonstrations get (demo_noise_for), so both
+    teachers give the student as many transitions, recorded alike.
     """
     if not out.exists():
         options = TrainConfig(
@@ -149,9 +150,13 @@ def record(spec: GridSpec, *, seed: int, out: Path, name: str) -> Path:
             transfer=dict(spec.transfer),
         ).transfer_config  # fmt: skip
         steps = max(1, min(options.demo_steps, int(options.demo_fraction * spec.total_timesteps)))
+        env = make_env(spec.env_ids[0])
+        noise = options.demo_noise_for(env.action_space)
+        env.close()
         recorded = record_teacher(
-            str(spec.teacher), spec.env_ids[0], zoo=spec.zoo, steps=steps, seed=DATASET_SEED + seed, dataset_id=name
-        )
+            str(spec.teacher), spec.env_ids[0], zoo=spec.zoo, steps=steps, seed=DATASET_SEED + seed, dataset_id=name,
+            noise=noise,
+        )  # fmt: skip
         write_dataset(recorded, out)
     return out.resolve()
 
