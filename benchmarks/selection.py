@@ -20,6 +20,8 @@ import torch
 from scipy.stats import spearmanr
 
 from benchmarks import PROGRAM
+from benchmarks.selection_calibration import calibrate, leave_one_target_out
+from benchmarks.selection_calibration import render as render_calibration
 from benchmarks.selection_report import render_report, summarize
 from benchmarks.suite_setup import ensure_user_teacher
 from benchmarks.suite_targets import target_order
@@ -37,6 +39,7 @@ from rltransfer.selection import (
     ranking_cost,
     recommendation,
 )
+from rltransfer.selection.calibration import CALIBRATION_FILE
 
 REFERENCE_BUDGETS = {
     "CartPole": 100_000,
@@ -69,6 +72,12 @@ def register(subparsers: Any) -> None:
         help="extra rankings (budget : random share) scored against the same matrix ('' for none)",
     )
     parser.add_argument("--out", default="results/selection.md", help="output file (.json beside it)")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="also write the fitted score → benefit calibration that rltransfer ships "
+        "(rltransfer/selection/calibration.json)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -227,8 +236,29 @@ def _run(args: argparse.Namespace) -> int:
         "wall_minutes": (time.time() - started) / 60,
     }
     goals = summarize(rows)
-    atomic_write_text(out, render_report(header, goals, rows, sweep))
-    report = {"header": header, "goals": goals, "targets": rows, "sweep": sweep}
+    source = {
+        "command": header["command"],
+        "method": matrix["method"],
+        "matrix_command": header["matrix_command"],
+        "matrix_date": header["matrix_date"],
+        "budget": DEFAULT_BUDGET,
+        "date": header["date"],
+    }
+    calibration = calibrate(rows, source=source)
+    written = None
+    if args.calibrate:
+        atomic_write_json(CALIBRATION_FILE, calibration.to_dict(), sort_keys=False)
+        written = str(CALIBRATION_FILE.relative_to(Path(__file__).resolve().parents[1]))
+    check = leave_one_target_out(rows)
+    section = render_calibration(calibration, check, written=written)
+    atomic_write_text(out, render_report(header, goals, rows, sweep) + "\n" + section)
+    report = {
+        "header": header,
+        "goals": goals,
+        "targets": rows,
+        "sweep": sweep,
+        "calibration": {**calibration.to_dict(), "leave_one_target_out": check, "written": written},
+    }
     atomic_write_json(out.with_suffix(".json"), report, sort_keys=False)
     print(f"wrote {out}, {out.with_suffix('.json')}")
     return 0

@@ -111,7 +111,7 @@ def test_wheel_holds_every_source_file(wheel_names: set[str]) -> None:
     expected = set()
     for folder, installed in PACKAGE_DIRS.items():
         for path in (ROOT / folder).rglob("*"):
-            if path.suffix in (".py", ".yml", ".typed") and "__pycache__" not in path.parts:
+            if path.suffix in (".py", ".yml", ".typed", ".json") and "__pycache__" not in path.parts:
                 expected.add(f"{installed}/{path.relative_to(ROOT / folder).as_posix()}")
     missing = sorted(expected - wheel_names)
     assert not missing, f"not in the wheel (add the package to [tool.setuptools] packages): {missing}"

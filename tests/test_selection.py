@@ -78,7 +78,9 @@ def test_competent_teacher_outranks_weak_one_that_matches_its_source(weak_zoo: P
 def test_no_teacher_fits_recommends_scratch(selection_zoo: Path) -> None:
     rankings = rank_teachers("rltransfer/Acrobot-v0", selection_zoo, budget=800)
     assert all(r.score < SCRATCH_THRESHOLD for r in rankings)
-    assert recommendation(rankings).startswith("train from scratch")
+    line = recommendation(rankings)
+    assert line.startswith("train from scratch")
+    assert "no teacher could be probed in the target" in line or "random policy's" in line, line
 
 
 def test_rank_cli_table_and_json(selection_zoo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -91,6 +91,7 @@ def _rank(args: argparse.Namespace) -> int:
             "dynamics_similarity": ranking.evidence.get("dynamics", {}).get("similarity", 0.0),
             "space_compatibility": ranking.evidence["space"]["compatibility"],
             "route": ranking.route,
+            "predicted_benefit": ranking.evidence.get("predicted_benefit"),
             "recommended": position == 1 and ranking.fits,
             "env_steps": ranking.env_steps,
             "seconds": ranking.seconds,
@@ -117,6 +118,7 @@ def _rank(args: argparse.Namespace) -> int:
             _zero_shot_cell(row["zero_shot_return"], too_short=row["probe_too_short"]),
             row["competence"],
             row["route"],
+            _benefit_cell(row["predicted_benefit"]),
             row["env_steps"],
             f"{row['seconds']:.1f}s",
         ]
@@ -132,6 +134,7 @@ def _rank(args: argparse.Namespace) -> int:
         "zero-shot",
         "competence",
         f"route into {args.algo.lower()}",
+        "predicted benefit [80%]",
         "env steps",
         "time",
     ]
@@ -141,6 +144,10 @@ def _rank(args: argparse.Namespace) -> int:
     if rankings and rankings[0].route:
         top = rankings[0]
         print(f"route of {top.teacher} into the student: {top.route} ({top.evidence['transfer']['why']})")
+    if rankings and rankings[0].evidence.get("predicted_benefit"):
+        print(
+            f"predicted benefit: transfer ratio against scratch, {rankings[0].evidence['predicted_benefit']['basis']}"
+        )
     print(f"ranking cost: {ranking_cost(rankings)} target env steps")
     print(f"recommendation: {recommendation(rankings)}")
     return 0
@@ -154,6 +161,13 @@ def _net_arch(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(width) for width in text.split(","))
     except ValueError:
         raise ConfigError(f'--net-arch "{text}" is not a list of widths', fix="write e.g. --net-arch 64,64") from None
+
+
+def _benefit_cell(predicted: dict[str, float] | None) -> str:
+    """The predicted transfer ratio and its interval ("–" without a calibration or a mapping)."""
+    if not predicted:
+        return "–"
+    return f"{predicted['mean']:+.2f} [{predicted['low']:+.2f}, {predicted['high']:+.2f}]"
 
 
 def _zero_shot_cell(value: float, *, too_short: bool) -> str:

@@ -22,6 +22,7 @@ from rltransfer.make import make_env
 from rltransfer.mapping import Mapping
 from rltransfer.policies import check_action_space
 from rltransfer.selection.assess import TOO_SHORT_NOTE, assess
+from rltransfer.selection.calibration import shipped_calibration
 from rltransfer.selection.dataset import assess_dataset
 from rltransfer.selection.ranking import (
     NEAR_TIE,
@@ -146,6 +147,22 @@ def _with_screen(probed: Ranking, screen: Ranking) -> Ranking:
     )
 
 
+def _predicted(ranking: Ranking) -> dict[str, Any]:
+    """evidence["predicted_benefit"]: the shipped calibration's transfer ratio for this score, with its interval."""
+    calibration = shipped_calibration()
+    if calibration is None or "reason" in ranking.evidence:
+        return {}
+    return {
+        "predicted_benefit": {
+            **calibration.predict(ranking.score),
+            "interval": "80%",
+            "basis": f"{calibration.points} measured teacher-target pairs of "
+            f"{calibration.source.get('method', 'representation')} transfer "
+            f"({calibration.source.get('matrix_date', 'date unknown')}; rltransfer.selection.calibration)",
+        }
+    }
+
+
 def rank_teachers(
     env: str | gym.Env[Any, Any],
     zoo: str | Path | None = None,
@@ -206,7 +223,7 @@ def rank_teachers(
             teacher=r.teacher,
             score=r.score,
             mapping=r.mapping,
-            evidence={**r.evidence, "shared_random_steps": random_steps},
+            evidence={**r.evidence, "shared_random_steps": random_steps, **_predicted(r)},
             env_steps=round(r.env_steps + share_steps),
             seconds=r.seconds + share_seconds,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,13 +89,29 @@ def recommendation(rankings: list[Ranking]) -> str:
     """One line: which teacher to start from, or to train from scratch when none fits."""
     if not rankings or not rankings[0].fits:
         best = f" (best: {rankings[0].teacher}, score {rankings[0].score:.2f})" if rankings else ""
-        return f"train from scratch: no teacher fits this target{best}; scores below {SCRATCH_THRESHOLD}"
+        return (
+            f"train from scratch: no teacher fits this target{best}; scores below {SCRATCH_THRESHOLD}{_beats(rankings)}"
+        )
     top = rankings[0]
     if top.evidence.get("kind") == "dataset":
         where = top.evidence.get("path") or top.teacher
         return f'start from dataset "{top.teacher}" (score {top.score:.2f}): --teacher {where} --method instance'
     route = f", {top.route}" if top.route else ""
     return f'start from "{top.teacher}" (score {top.score:.2f}{route}, mapping: {top.mapping_summary})'
+
+
+def _beats(rankings: list[Ranking]) -> str:
+    """The evidence behind "train from scratch": the best probed teacher's zero-shot return against random's."""
+    probed = [r for r in rankings if math.isfinite(float(r.evidence.get("zero_shot", {}).get("return", math.nan)))]
+    if not probed:
+        return "; no teacher could be probed in the target"
+    best = max(probed, key=lambda r: float(r.evidence["zero_shot"]["return"]))
+    block = best.evidence["zero_shot"]
+    verdict = "above" if block["return"] > block["random_return"] else "not above"
+    return (
+        f"; the best zero-shot return in the target, {best.teacher}'s {block['return']:.1f}, is {verdict} a random "
+        f"policy's {block['random_return']:.1f}"
+    )
 
 
 def order_rankings(rankings: list[Ranking]) -> list[Ranking]:
