@@ -144,10 +144,9 @@ def _rank(args: argparse.Namespace) -> int:
     if rankings and rankings[0].route:
         top = rankings[0]
         print(f"route of {top.teacher} into the student: {top.route} ({top.evidence['transfer']['why']})")
-    if rankings and rankings[0].evidence.get("predicted_benefit"):
-        print(
-            f"predicted benefit: transfer ratio against scratch, {rankings[0].evidence['predicted_benefit']['basis']}"
-        )
+    predicted = rows[0]["predicted_benefit"] if rows else None
+    if predicted:
+        print(f"predicted benefit: transfer ratio against scratch, {predicted['basis']}")
     print(f"ranking cost: {ranking_cost(rankings)} target env steps")
     print(f"recommendation: {recommendation(rankings)}")
     return 0

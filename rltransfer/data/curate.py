@@ -170,9 +170,8 @@ def record_teacher(
                 evaluate(recorder, act, episodes=1, seed=seed + index, max_steps=steps - recorder.steps)
         recorded = tuple(recorder.finish())
         if noise > 0.0:
-            starts = np.cumsum([0] + [len(episode) for episode in recorded])
-            labels = np.asarray(intended)
-            recorded = tuple(e.with_labels(labels[a:b]) for e, a, b in zip(recorded, starts, starts[1:], strict=False))
+            labels = np.split(np.asarray(intended), np.cumsum([len(episode) for episode in recorded])[:-1])
+            recorded = tuple(episode.with_labels(own) for episode, own in zip(recorded, labels, strict=True))
         spec = env.spec
         observation_space, action_space = env.observation_space, env.action_space
     finally:

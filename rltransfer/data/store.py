@@ -34,9 +34,9 @@ from rltransfer.zoo import CARD_FILE, TRANSITIONS_FILE, read_card, transitions_n
 
 FORMATS = ("minari", "npz")
 METADATA_KEY = "rltransfer"
+"""The key of rltransfer's provenance block in a dataset's metadata."""
 LABELS_INFO = "teacher_action"
 """Minari infos key of the teacher's own actions when the executed ones were perturbed (DART)."""
-"""The key of rltransfer's provenance block in a dataset's metadata."""
 NPZ_METADATA_FILE = "dataset.json"
 _MINARI_METADATA = "metadata.json"
 _DATASET_ID = re.compile(r"(?:[-_\w][-_\w/]*[-_\w]/)?[-_\w]+?-v\d+")

@@ -223,10 +223,9 @@ class TransferEngine:
             self.extra_env_steps += self.demos.env_steps
             buffer = getattr(model, "replay_buffer", None)
             if isinstance(buffer, MixedReplayBuffer):
-                actions, labels = self.demos.actions, self.demos.targets
-                if isinstance(model.action_space, gym.spaces.Box):
-                    actions, labels = model.policy.scale_action(actions), model.policy.scale_action(labels)
-                buffer.set_demonstrations(self.demos, actions, labels)
+                to_buffer = model.policy.scale_action if isinstance(model.action_space, gym.spaces.Box) else np.asarray
+                labels = None if self.demos.labels is None else to_buffer(self.demos.labels)
+                buffer.set_demonstrations(self.demos, to_buffer(self.demos.actions), labels)
             self.setup_seconds += time.time() - started
         return self.demos
 
