@@ -121,13 +121,15 @@ def test_identity_kept_on_weakly_excited_lunar_lander() -> None:
 
 
 def test_rank_cli_flags_the_short_probe_and_shows_the_runner_up(capsys: pytest.CaptureFixture[str]) -> None:
-    """Over the whole shipped zoo each probe gets ~27 steps of a ~300-step landing: flagged, not scored above 1."""
+    """Over the whole shipped zoo a first-round probe gets ~37 steps of a ~300-step landing: flagged, not scored
+    above 1; the two landers that successive halving keeps are probed for 200 steps."""
     args = ["rank", "--env", "LunarLander-v3", "--env-kwargs", json.dumps(WEAK_LANDER)]
     assert main(args) == 0
     out = capsys.readouterr().out
     recommended = re.search(r'recommendation: start from "([\w-]+)"', out)
     assert recommended and recommended.group(1) in STRONG_LANDERS and "mapping: identity)" in out, out[-400:]
-    assert f"lunarlander-dqn: {TOO_SHORT_NOTE}" in out and "(too short)" in out
+    assert f"lunarlander-dqn-undertrained: {TOO_SHORT_NOTE}" in out and "(too short)" in out
+    assert "kept for a longer probe (successive halving)" in out
     assert f"mapping of {recommended.group(1)}: identity" in out and "runner-up: " in out
     assert "to override: --mapping identity" in out
     assert main([*args, "--json", "--teachers", "lunarlander-dqn,lunarlander-dqn-undertrained"]) == 0

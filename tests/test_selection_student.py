@@ -31,6 +31,7 @@ from rltransfer.zoo import load_teacher
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 PERMUTED = "rltransfer/CartPole-Permuted-v0"
 CARTPOLE = "CartPole-v1"
+PENDULUM = "rltransfer/Pendulum-Heavy-v0"
 
 
 def test_ranking_for_a_ppo_student_names_each_teachers_route_and_keeps_the_scores() -> None:
@@ -65,6 +66,26 @@ def test_route_depends_on_the_students_algorithm_and_widths(teacher: str, studen
     identity = Mapping.identity(SpaceSignature.of(env.observation_space))
     found = policy_route(loaded, identity, student, env.observation_space, env.action_space, env_id=CARTPOLE)
     assert found["route"] == route, found["why"]
+
+
+def test_a_copy_with_the_critic_goes_before_a_copy_of_the_actor_alone_on_a_near_tie() -> None:
+    """Into SAC a SAC teacher copies its critic too, a TD3 teacher only its actor (its critic is TD3's)."""
+    env = make_env(PENDULUM)
+    identity = Mapping.identity(SpaceSignature.of(env.observation_space))
+    student = Student(algo="sac")
+    routes = {
+        name: policy_route(
+            load_teacher(name, AGENTS), identity, student, *(env.observation_space, env.action_space), env_id=PENDULUM
+        )
+        for name in ("pendulum-sac", "pendulum-td3")
+    }
+    assert routes["pendulum-sac"]["route"] == routes["pendulum-td3"]["route"] == "weights copy"
+    assert "critic" in routes["pendulum-sac"]["copied"] and "critic" not in routes["pendulum-td3"]["copied"]
+    rankings = [
+        Ranking(teacher=name, score=score, mapping=identity, evidence={"transfer": routes[name]})
+        for name, score in (("pendulum-td3", 0.985), ("pendulum-sac", 0.984))
+    ]
+    assert [r.teacher for r in order_rankings(rankings)] == ["pendulum-sac", "pendulum-td3"]
 
 
 def _ranking(name: str, score: float, route: str | None, *, dataset: bool = False) -> Ranking:

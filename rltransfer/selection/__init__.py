@@ -24,6 +24,7 @@ from rltransfer.policies import check_action_space
 from rltransfer.selection.assess import TOO_SHORT_NOTE, assess
 from rltransfer.selection.calibration import shipped_calibration
 from rltransfer.selection.dataset import assess_dataset
+from rltransfer.selection.halving import cap_dropped, successive_halving
 from rltransfer.selection.ranking import (
     NEAR_TIE,
     ROUTES,
@@ -179,8 +180,9 @@ def rank_teachers(
 
     `random_share` of the budget goes to the shared random rollouts (at least one horizon's worth). Every
     teacher is first screened for free (signatures, mapping search on its stored transitions, dynamics
-    similarity on the shared rollouts); the rest of the budget is split among the zero-shot probes of those
-    the screen keeps (SCREEN_SHARE), so they run longer. A dataset is scored without probes
+    similarity on the shared rollouts); the rest of the budget goes to the zero-shot probes of those the
+    screen keeps (SCREEN_SHARE), by successive halving (rltransfer.selection.halving): the best of them are
+    probed longest. A dataset is scored without probes
     (rltransfer.selection.dataset). With a `student`, each ranking's evidence["transfer"] says how the teacher
     would reach it (weights copy, distillation, data only), and near-ties go to the cheaper route (order_rankings).
     """
@@ -205,18 +207,18 @@ def rank_teachers(
         target = Target(target_env, random_steps=random_steps, seed=seed)
         shared_seconds = time.time() - started
         screened, kept = _screen(loaded, target, seed=seed)
-        allowance = (budget - random_steps) // max(len(kept), 1)
+        candidates = [teacher for teacher in loaded if teacher.name in kept]
+        probed = successive_halving(candidates, target, probe_budget=budget - random_steps, seed=seed)
+        by_name = {r.teacher: r for r in probed}
         rankings = [
-            _with_screen(assess(teacher, target, allowance=allowance, seed=seed), screen)
-            if teacher.name in kept
-            else screen
-            for teacher, screen in zip(loaded, screened, strict=True)
+            _with_screen(by_name[screen.teacher], screen) if screen.teacher in by_name else screen
+            for screen in screened
         ]
         rankings += [assess_dataset(dataset, target, seed=seed) for dataset in datasets]
     finally:
         if isinstance(env, str):
             target_env.close()
-    rankings = relative_competence(rankings)
+    rankings = cap_dropped(relative_competence(rankings))
     share_steps, share_seconds = random_steps / len(rankings), shared_seconds / len(rankings)
     rankings = [
         Ranking(

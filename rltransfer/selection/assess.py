@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,8 @@ NOISY = 0.5
 TOO_SHORT_NOTE = "probe too short: episodes did not end"
 TOO_SHORT_CREDIT = 0.5
 """What a probe that confirms nothing but beat random counts for in the score, when its stand-in is lower."""
+MAX_KEPT_EPISODES = 5
+"""Most whole probe episodes of a kept mapping in a later halving round."""
 MODEL_TRUSTED = 0.5
 """A source model with a held-out normalized error above this (it explains under half of its own source
 data, as on LunarLander) may not overrule identity without a probe that confirms it."""
@@ -222,8 +224,14 @@ def _chosen_mapping(
     )
 
 
-def assess(teacher: Teacher, target: Target, *, allowance: int, seed: int, episodes: int = 2) -> Ranking:
-    """Search the mapping, probe it within `allowance` target steps and score the teacher."""
+def assess(
+    teacher: Teacher, target: Target, *, allowance: int, seed: int, episodes: int = 2, keep: Mapping | None = None
+) -> Ranking:
+    """Search the mapping, probe it within `allowance` target steps and score the teacher.
+
+    `keep`: a mapping an earlier, shorter round confirmed (rltransfer.selection.halving). Only it is probed,
+    in as many whole episodes as the allowance holds (at least one, cut at the allowance when shorter).
+    """
     started = time.time()
     card = teacher.card
     evidence: dict[str, Any] = {"space": _space_evidence(teacher, target)}
@@ -236,10 +244,13 @@ def assess(teacher: Teacher, target: Target, *, allowance: int, seed: int, episo
     if not candidates:
         reason = "no source transitions and different observation spaces"
         return _unscored(card.name, identity.obs, evidence, reason, started)
-    plausible = min(3, len(candidates))
+    kept = [c for c in candidates if keep is not None and (c.obs_map, c.action_map) == (keep.obs, keep.action)]
+    if kept:
+        episodes = max(1, min(MAX_KEPT_EPISODES, allowance // max(target.horizon, 1)))
+    plausible = min(3, len(kept or candidates))
     probes = _plan_probes(teacher, target, transitions, allowance=allowance, plausible=plausible, episodes=episodes)
     confirmation = confirm(
-        candidates,
+        kept or candidates,
         probes if probes.horizon >= MIN_PROBE_HORIZON else None,
         identity=identity_allowed(teacher, target),
         most=plausible,
@@ -261,6 +272,9 @@ def assess(teacher: Teacher, target: Target, *, allowance: int, seed: int, episo
         student_dim=student_obs.dim,
         random_steps=target.rollouts.env_steps,
     )
+    if kept and keep is not None and keep.evidence:  # how round 1 chose it stays the mapping's evidence
+        rule = f"{keep.evidence.get('rule', '')}; kept for a longer probe (successive halving)"
+        mapping = replace(mapping, evidence={**keep.evidence, "rule": rule})
     score, zero_shot_block, competence_block = _probe_verdict(
         teacher,
         target,
@@ -281,6 +295,7 @@ def assess(teacher: Teacher, target: Target, *, allowance: int, seed: int, episo
         "summary": mapping.describe(student_obs.dim),
         "confidence": confidence,
         "probed": len(probed),
+        "kept": bool(kept),
     }
     evidence["source_env_steps"] = source_steps
     evidence["probe_env_steps"] = probes.steps
@@ -336,6 +351,7 @@ def _probe_verdict(
             source_tail=source_tail,
             limit=limit,
             trust=stand_in,
+            informative=not uninformative,
         )
         competence = {
             **target_competence(full, random_full=random_full, source_full=teacher.card.eval_mean, threshold=threshold),

@@ -20,7 +20,8 @@ network of another size or algorithm distilled, a dataset replayed (instance tra
 
 NEAR_TIE = 0.01
 """Scores closer than this do not say which teacher is better: teachers of one source task that act equally well
-differ by 0.001-0.004 (their dynamics terms, estimated from different stored transitions); the cheaper route wins."""
+differ by 0.001-0.004 (their dynamics terms, estimated from different stored transitions); the cheaper route wins,
+and of two weight copies the one that copies more (its critic too)."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -128,8 +129,10 @@ def order_rankings(rankings: list[Ranking]) -> list[Ranking]:
     return ordered
 
 
-def _route_cost(ranking: Ranking) -> int:
-    return ROUTES.index(ranking.route) if ranking.route in ROUTES else 0
+def _route_cost(ranking: Ranking) -> tuple[int, int]:
+    """The route's place in ROUTES, then fewer copied parts last (a copy with the critic beats one without)."""
+    copied = ranking.evidence.get("transfer", {}).get("copied", [])
+    return (ROUTES.index(ranking.route) if ranking.route in ROUTES else 0, -len(copied))
 
 
 def ranking_cost(rankings: list[Ranking]) -> int:

@@ -62,6 +62,7 @@ def full_returns(
     source_tail: float,
     limit: int | None,
     trust: float,
+    informative: bool = True,
 ) -> list[float]:
     """Each probe episode's return over the target's whole episode (the one horizon every teacher is judged on).
 
@@ -70,7 +71,8 @@ def full_returns(
     its home advantage it kept over the first H steps (its normalized zero-shot, clipped to 0..1), so a teacher
     whose rewards do not mean the same in the target (another family) is credited only with what it showed
     there. When that share is undefined (over H its own source return is no better than random's, −1 per step)
-    s is `trust`, the stand-in the score uses for such probes (min of mapping confidence and dynamics similarity).
+    s is `trust`, the stand-in the score uses for such probes (min of mapping confidence and dynamics similarity);
+    so it is when the probe is not `informative` (flagged too short: its share is noise).
     """
     rest_random = random_full - random_h
     cut_flags = result.cut or (False,) * len(result.returns)
@@ -80,7 +82,7 @@ def full_returns(
             values.append(float(value))
             continue
         share = normalized_return(value, random_h, teacher_h)
-        share = float(np.clip(share, 0.0, 1.0)) if np.isfinite(share) else float(np.clip(trust, 0.0, 1.0))
+        share = float(np.clip(share if informative and np.isfinite(share) else trust, 0.0, 1.0))
         advantage = source_tail - rest_random if np.isfinite(source_tail) else 0.0
         values.append(float(value + rest_random + share * advantage))
     return values

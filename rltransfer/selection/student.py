@@ -69,7 +69,10 @@ def policy_route(
     *,
     env_id: str | None,
 ) -> dict[str, Any]:
-    """{"route", "why"}: whether copy_teacher_weights copies the teacher's whole actor into a throwaway student."""
+    """{"route", "why", "copied"}: whether the teacher's whole actor copies into a throwaway student, and what.
+
+    copy_teacher_weights decides; "copied" names every part it copies (a critic too warms the student's critic).
+    """
     with torch.random.fork_rng(devices=[]):  # building the throwaway policy must not shift the caller's stream
         policy = build_policy(student.algo, observation_space, action_space, student.policy_kwargs(env_id))
     report = copy_teacher_weights(teacher.policy, policy, mapping)
@@ -78,8 +81,8 @@ def policy_route(
     )
     shapes = f"{teacher.card.algo} {hidden_widths(teacher.policy)} into {student.algo} {hidden_widths(policy)}"
     if whole:
-        return {"route": "weights copy", "why": f"{shapes}: {report.describe()}"}
-    return {"route": "distillation", "why": f"{shapes}: not copied: {'; '.join(report.skipped)}"}
+        return {"route": "weights copy", "why": f"{shapes}: {report.describe()}", "copied": list(report.copied)}
+    return {"route": "distillation", "why": f"{shapes}: not copied: {'; '.join(report.skipped)}", "copied": []}
 
 
 def with_routes(
