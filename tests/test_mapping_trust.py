@@ -129,7 +129,7 @@ def test_rank_cli_flags_the_short_probe_and_shows_the_runner_up(capsys: pytest.C
     recommended = re.search(r'recommendation: start from "([\w-]+)"', out)
     assert recommended and recommended.group(1) in STRONG_LANDERS and "mapping: identity)" in out, out[-400:]
     assert f"lunarlander-dqn-undertrained: {TOO_SHORT_NOTE}" in out and "(too short)" in out
-    assert "kept for a longer probe (successive halving)" in out
+    assert "probed longer in round 2 of successive halving" in out
     assert f"mapping of {recommended.group(1)}: identity" in out and "runner-up: " in out
     assert "to override: --mapping identity" in out
     assert main([*args, "--json", "--teachers", "lunarlander-dqn,lunarlander-dqn-undertrained"]) == 0

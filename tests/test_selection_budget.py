@@ -7,7 +7,7 @@ from pathlib import Path
 from rltransfer.mapping import Mapping, ObsMap
 from rltransfer.selection import SCREEN_SHARE, rank_teachers, ranking_cost
 from rltransfer.selection.halving import cap_dropped, halving_rounds
-from rltransfer.selection.ranking import Ranking
+from rltransfer.selection.ranking import Ranking, order_rankings
 
 ZOO = Path(__file__).resolve().parents[1] / "agents"
 TEACHERS = ["pendulum-sac", "pendulum-ppo", "cartpole-ppo", "mountaincar-dqn", "acrobot-dqn"]
@@ -59,7 +59,7 @@ def test_halving_gives_the_best_candidates_the_longest_probes_within_the_budget(
 
 
 def test_halving_rounds_and_the_cap_on_dropped_teachers() -> None:
-    assert [halving_rounds(n) for n in (0, 1, 2, 3, 4, 5, 8, 9)] == [0, 1, 1, 2, 2, 3, 3, 4]
+    assert [halving_rounds(n) for n in (0, 1, 2, 3, 4, 5, 8, 9)] == [0, 1, 1, 2, 2, 2, 2, 2]
 
     def ranking(name: str, score: float, reached: int) -> Ranking:
         evidence = {"halving": {"round": reached, "rounds": 2, "per_round": []}} if reached else {}
@@ -70,3 +70,14 @@ def test_halving_rounds_and_the_cap_on_dropped_teachers() -> None:
     assert capped["lucky-short-probe"].score == 0.6
     assert capped["lucky-short-probe"].evidence["halving"]["uncapped_score"] == 0.9
     assert capped["kept"].score == 0.6 and capped["unprobed"].score == 0.7
+    ordered = [r.teacher for r in order_rankings(list(capped.values()))]
+    assert ordered == ["unprobed", "kept", "lucky-short-probe"], "on equal scores the survivor goes first"
+
+
+def test_a_round_that_probes_nobody_drops_nobody() -> None:
+    """Eight CartPole teachers at 250 steps: round 1's share is too short for any probe, so all stay in."""
+    rankings = rank_teachers("rltransfer/CartPole-Permuted-v0", ZOO, budget=250, seed=0)
+    probed = [r for r in rankings if "halving" in r.evidence]
+    assert probed and all(r.evidence["halving"]["round"] == 1 for r in probed)
+    assert all("uncapped_score" not in r.evidence["halving"] for r in probed)
+    assert ranking_cost(rankings) <= 250 and sum(r.env_steps for r in rankings) == ranking_cost(rankings)

@@ -189,7 +189,7 @@ def rank_teachers(
     target_env = make_env(env, env_kwargs) if isinstance(env, str) else env
     spaces = target_env.observation_space, target_env.action_space
     env_id = env if isinstance(env, str) else (target_env.spec.id if target_env.spec is not None else None)
-    names = list(teachers) if teachers is not None else list_teacher_names(zoo)
+    names = list(dict.fromkeys(teachers)) if teachers is not None else list_teacher_names(zoo)
     if not names and not datasets:
         raise UnknownTeacherError(
             f"no teachers in zoo {zoo if zoo is not None else 'default'}",
@@ -219,17 +219,18 @@ def rank_teachers(
         if isinstance(env, str):
             target_env.close()
     rankings = cap_dropped(relative_competence(rankings))
-    share_steps, share_seconds = random_steps / len(rankings), shared_seconds / len(rankings)
+    share_steps, remainder = divmod(random_steps, len(rankings))  # the shared rollouts' steps, summing exactly
+    share_seconds = shared_seconds / len(rankings)
     rankings = [
         Ranking(
             teacher=r.teacher,
             score=r.score,
             mapping=r.mapping,
             evidence={**r.evidence, "shared_random_steps": random_steps, **_predicted(r)},
-            env_steps=round(r.env_steps + share_steps),
+            env_steps=r.env_steps + share_steps + (i < remainder),
             seconds=r.seconds + share_seconds,
         )
-        for r in rankings
+        for i, r in enumerate(rankings)
     ]
     if student is not None:
         teachers_by_name = {teacher.name: teacher for teacher in loaded}

@@ -272,8 +272,8 @@ def assess(
         student_dim=student_obs.dim,
         random_steps=target.rollouts.env_steps,
     )
-    if kept and keep is not None and keep.evidence:  # how round 1 chose it stays the mapping's evidence
-        rule = f"{keep.evidence.get('rule', '')}; kept for a longer probe (successive halving)"
+    if kept and keep is not None and keep.evidence:  # round 1's choice and candidate probes stay the evidence
+        rule = f"{keep.evidence.get('rule', '')}; probed longer in round 2 of successive halving"
         mapping = replace(mapping, evidence={**keep.evidence, "rule": rule})
     score, zero_shot_block, competence_block = _probe_verdict(
         teacher,

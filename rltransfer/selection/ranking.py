@@ -118,15 +118,21 @@ def _beats(rankings: list[Ranking]) -> str:
 def order_rankings(rankings: list[Ranking]) -> list[Ranking]:
     """Best score first; within NEAR_TIE of a group's best (on the same side of SCRATCH_THRESHOLD), cheaper route first.
 
-    Scores are not changed. Without routes (no student) this is the order by score, then name.
+    Scores are not changed. A teacher that went further in successive halving goes before one it outlasted
+    (rltransfer.selection.halving caps the dropped one's score at the survivors' lowest; this breaks the tie).
+    Without routes (no student) and without halving this is the order by score, then name.
     """
-    by_score = sorted(rankings, key=lambda r: (-r.score, r.teacher))
+    by_score = sorted(rankings, key=lambda r: (-r.score, -_halving_round(r), r.teacher))
     ordered: list[Ranking] = []
     while len(ordered) < len(by_score):
         leader = by_score[len(ordered)]
         group = [r for r in by_score[len(ordered) :] if r.score >= leader.score - NEAR_TIE and r.fits == leader.fits]
-        ordered += sorted(group, key=lambda r: (_route_cost(r), -r.score, r.teacher))
+        ordered += sorted(group, key=lambda r: (-_halving_round(r), _route_cost(r), -r.score, r.teacher))
     return ordered
+
+
+def _halving_round(ranking: Ranking) -> int:
+    return int(ranking.evidence.get("halving", {}).get("round", 0))
 
 
 def _route_cost(ranking: Ranking) -> tuple[int, int]:
