@@ -6,10 +6,9 @@ Round 2 gives the other half to the better half by score, and to any teacher wit
 kept (scores that close are not evidence), so each probe is at least as long as in round 1 and usually twice.
 A kept teacher whose round-1 probe confirmed its mapping, or whose mapping is CONFIDENT, is probed on that
 mapping alone, in whole episodes where its share allows; the others have their plausible mappings probed
-again, longer. A
-dropped teacher is capped below the survivors (`cap_dropped`). Env steps add up over both rounds, so the
-ranking's cost stays exact. More rounds were measured and not kept: their first round was too short to tell
-(docs/decisions.md).
+again, longer. A dropped teacher is capped below the survivors (`cap_dropped`). Env steps add up over both
+rounds, so the ranking's cost stays exact. More rounds were measured and not kept: their first round was too
+short to tell (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any
 
 from rltransfer.mapping import Mapping
 from rltransfer.selection.assess import assess
-from rltransfer.selection.ranking import NEAR_TIE, Ranking
+from rltransfer.selection.ranking import NEAR_TIE, Ranking, halving_round
 from rltransfer.selection.target import Target
 from rltransfer.zoo import Teacher
 
@@ -92,14 +91,7 @@ def _total(ranking: Ranking, rounds_taken: list[dict[str, Any]], rounds: int) ->
         "probe_env_steps": spent,
         "halving": {"round": len(rounds_taken), "rounds": rounds, "per_round": rounds_taken},
     }
-    return Ranking(
-        teacher=ranking.teacher,
-        score=ranking.score,
-        mapping=ranking.mapping,
-        evidence=evidence,
-        env_steps=spent,
-        seconds=seconds,
-    )
+    return replace(ranking, evidence=evidence, env_steps=spent, seconds=seconds)
 
 
 def cap_dropped(rankings: list[Ranking]) -> list[Ranking]:
@@ -109,7 +101,7 @@ def cap_dropped(rankings: list[Ranking]) -> list[Ranking]:
     above one of them. Teachers outside the halving (not probed, datasets) keep their score; the uncapped
     score stays in evidence["halving"]["uncapped_score"].
     """
-    reached = {r.teacher: int(r.evidence.get("halving", {}).get("round", 0)) for r in rankings}
+    reached = {r.teacher: halving_round(r) for r in rankings}
     capped = []
     for ranking in rankings:
         mine = reached[ranking.teacher]

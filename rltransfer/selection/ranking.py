@@ -122,16 +122,17 @@ def order_rankings(rankings: list[Ranking]) -> list[Ranking]:
     (rltransfer.selection.halving caps the dropped one's score at the survivors' lowest; this breaks the tie).
     Without routes (no student) and without halving this is the order by score, then name.
     """
-    by_score = sorted(rankings, key=lambda r: (-r.score, -_halving_round(r), r.teacher))
+    by_score = sorted(rankings, key=lambda r: (-r.score, -halving_round(r), r.teacher))
     ordered: list[Ranking] = []
     while len(ordered) < len(by_score):
         leader = by_score[len(ordered)]
         group = [r for r in by_score[len(ordered) :] if r.score >= leader.score - NEAR_TIE and r.fits == leader.fits]
-        ordered += sorted(group, key=lambda r: (-_halving_round(r), _route_cost(r), -r.score, r.teacher))
+        ordered += sorted(group, key=lambda r: (-halving_round(r), _route_cost(r), -r.score, r.teacher))
     return ordered
 
 
-def _halving_round(ranking: Ranking) -> int:
+def halving_round(ranking: Ranking) -> int:
+    """The last round of successive halving the teacher took part in (0: not in the halving)."""
     return int(ranking.evidence.get("halving", {}).get("round", 0))
 
 
