@@ -18,7 +18,7 @@ from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.dqn.policies import DQNPolicy
+from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
@@ -36,6 +36,35 @@ POLICY_CLASSES: dict[str, type[BasePolicy]] = {
     "sac": SACPolicy,
     "td3": TD3Policy,
 }
+
+
+class LayerNormDQNPolicy(DQNPolicy):
+    """SB3's DQN policy with, when `layer_norm`, a LayerNorm after each hidden Linear of both Q-networks.
+
+    As in RLPD's critic (Ball et al. 2023): it bounds how far the Q-values extrapolate from the states a
+    pre-training saw. A DQN student fitted to teacher demonstrations without it valued states off the
+    demonstrations at 4x their return and diverged (docs/decisions.md). layer_norm=False is SB3's policy.
+    """
+
+    def __init__(self, *args: Any, layer_norm: bool = False, **kwargs: Any) -> None:
+        self.layer_norm = layer_norm  # read by make_q_net, which DQNPolicy.__init__ calls
+        super().__init__(*args, **kwargs)
+
+    def make_q_net(self) -> QNetwork:
+        """SB3's Q-network, a LayerNorm inserted after each hidden Linear when layer_norm."""
+        q_net = super().make_q_net()
+        if self.layer_norm:
+            layers: list[nn.Module] = []
+            for layer in list(q_net.q_net.children())[:-1]:
+                layers.append(layer)
+                if isinstance(layer, nn.Linear):
+                    layers.append(nn.LayerNorm(layer.out_features))
+            q_net.q_net = nn.Sequential(*layers, list(q_net.q_net.children())[-1]).to(self.device)
+        return q_net
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {**super()._get_constructor_parameters(), "layer_norm": self.layer_norm}
+
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
@@ -58,6 +87,7 @@ _PLAIN_KWARGS = {
     "n_critics",
     "share_features_extractor",
     "normalize_images",
+    "layer_norm",
 }
 
 
@@ -141,6 +171,8 @@ def build_policy(
 ) -> BasePolicy:
     """Construct an untrained SB3 policy of `algo`'s MLP kind for the given spaces."""
     policy_class = lookup(POLICY_CLASSES, algo, what="algorithm")
+    if algo == "dqn" and "layer_norm" in policy_kwargs:
+        policy_class = LayerNormDQNPolicy
     policy = policy_class(observation_space, action_space, lambda _: 0.0, **decode_policy_kwargs(policy_kwargs))
     policy.set_training_mode(False)
     return policy
@@ -162,12 +194,12 @@ class PolicyAnatomy:
 
 
 def _linear_blocks(sequential: nn.Module) -> list[nn.Module]:
-    """Group an nn.Sequential into blocks ending after each activation following a Linear."""
+    """Group an nn.Sequential into blocks ending after each activation following a Linear (and its LayerNorm)."""
     blocks: list[nn.Module] = []
     current: list[nn.Module] = []
     for layer in sequential.children() if isinstance(sequential, nn.Sequential) else [sequential]:
         current.append(layer)
-        if not isinstance(layer, nn.Linear):
+        if not isinstance(layer, (nn.Linear, nn.LayerNorm)):
             blocks.append(nn.Sequential(*current))
             current = []
     if current:

@@ -26,8 +26,9 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 from rltransfer.data.store import Dataset
 from rltransfer.errors import ConfigError
 from rltransfer.mapping import Mapping
+from rltransfer.policies import LayerNormDQNPolicy
 from rltransfer.registry import lookup
-from rltransfer.transfer.config import TransferConfig
+from rltransfer.transfer.config import Mode, TransferConfig
 from rltransfer.transfer.controller import TransferController
 from rltransfer.transfer.engine import TransferEngine
 from rltransfer.transfer.instance import MixedReplayBuffer
@@ -78,6 +79,9 @@ class TransferMixin:
         }
         if isinstance(self, OffPolicyAlgorithm) and kwargs.get("replay_buffer_class") is None:
             kwargs["replay_buffer_class"] = MixedReplayBuffer
+        if isinstance(self, DQN) and policy == "MlpPolicy" and _layer_norm(self.transfer_config, teacher):
+            policy = LayerNormDQNPolicy
+            kwargs["policy_kwargs"] = {**(kwargs.get("policy_kwargs") or {}), "layer_norm": True}
         super().__init__(policy, env, **kwargs)  # type: ignore[call-arg]
 
     def _setup_model(self) -> None:
@@ -137,6 +141,14 @@ class TransferMixin:
     def decisions(self) -> list[dict[str, Any]]:
         """Every decision of the controller so far (step, mode, weight, reason, signals)."""
         return self.transfer_controller.decisions
+
+
+def _layer_norm(config: TransferConfig, teacher: Any) -> bool:
+    """Whether a DQN student gets LayerNorm in its Q-network (TransferConfig.critic_layer_norm)."""
+    if config.critic_layer_norm is not None:
+        return config.critic_layer_norm
+    only_data = isinstance(teacher, Dataset) or (isinstance(teacher, ResolvedTeacher) and teacher.teacher is None)
+    return config.mode == Mode.INSTANCE or (config.mode == Mode.AUTO and only_data)
 
 
 class TransferPPO(TransferMixin, PPO):  # type: ignore[misc]  # learn(**kwargs) forwards SB3's arguments

@@ -111,6 +111,11 @@ class TransferConfig:
     (PPO/A2C Gaussian and SAC std; the noise of SAC/TD3 rounds); TD3's action noise, RL Zoo's log_std_init ≈ −2."""
     critic_warmup: bool = True
     """Fit the student's value function / Q-network / critics to its own returns before RL begins."""
+    critic_layer_norm: bool | None = None
+    """DQN students: a LayerNorm after each hidden layer of the Q-network (RLPD, Ball et al. 2023), so Q-values
+    fitted to demonstrations do not extrapolate upwards into the states the student reaches next. None: on when
+    the run starts in instance mode (fixed `instance`, or `auto` with a teacher that is only data), where the
+    Q-network is pre-trained on demonstrations; a student built for weight copies keeps SB3's network."""
     critic_updates: int = 400
     """Minibatch steps of the critic warm-up."""
     distill_epochs: int = 1
@@ -179,6 +184,11 @@ class TransferConfig:
             lookup(dict.fromkeys(choices, None), getattr(self, name), what=what)
             object.__setattr__(self, name, getattr(self, name).lower())
         object.__setattr__(self, "mode", Mode(self.mode))
+        if self.critic_layer_norm not in (None, True, False):
+            raise ConfigError(
+                f"critic_layer_norm must be true, false or null, got {self.critic_layer_norm!r}",
+                fix='pass e.g. {"critic_layer_norm": false}',
+            )
         _check_range("weight", self.weight, 0.0, 100.0)
         _check_range("decay_fraction", self.decay_fraction, 1e-6, 1.0)
         _check_range("temperature", self.temperature, 1e-6, 100.0)

@@ -4,7 +4,8 @@ The mapped teacher is rolled out in the target, its executed actions perturbed a
 2017) while its own actions are kept as the behaviour-cloning labels, so the demonstrations also show how to
 recover from states the clean teacher never visits. A replay buffer mixes the transitions into every
 sampled batch (RLPD's symmetric sampling, Ball et al. 2023, with an annealed ratio); they stay available as
-DQfD's demonstrations (Hester et al. 2018).
+DQfD's demonstrations (Hester et al. 2018). A DQN student gets RLPD's LayerNorm in its Q-network
+(TransferConfig.critic_layer_norm), so values fitted to the demonstrations do not extrapolate upwards.
 """
 
 from __future__ import annotations

@@ -39,10 +39,11 @@ class WeightCopyReport:
 
 
 def _linears(blocks: list[nn.Module]) -> list[nn.Linear]:
-    found: list[nn.Linear] = []
-    for block in blocks:
-        found.extend(m for m in block.modules() if isinstance(m, nn.Linear))
-    return found
+    return [m for block in blocks for m in block.modules() if isinstance(m, nn.Linear)]
+
+
+def _layer_norms(blocks: list[nn.Module]) -> list[nn.LayerNorm]:
+    return [m for block in blocks for m in block.modules() if isinstance(m, nn.LayerNorm)]
 
 
 @torch.no_grad()
@@ -133,7 +134,15 @@ def copy_teacher_weights(teacher: BasePolicy, student: BasePolicy, mapping: Mapp
     """Copy what fits of the teacher's acting network (and, same family, its critic) into the student."""
     report = WeightCopyReport()
     teacher_parts, student_parts = anatomy(teacher), anatomy(student)
-    trunk_ok = _copy_stack("actor trunk", _linears(student_parts.trunk), _linears(teacher_parts.trunk), mapping, report)
+    norms = _layer_norms(student_parts.trunk), _layer_norms(teacher_parts.trunk)
+    if len(norms[0]) != len(norms[1]):  # the same Linear weights compute another function
+        report.skipped.append(f"actor trunk ({len(norms[1])} teacher LayerNorms vs {len(norms[0])} student ones)")
+        trunk_ok = False
+    else:
+        stacks = _linears(student_parts.trunk), _linears(teacher_parts.trunk)
+        trunk_ok = _copy_stack("actor trunk", *stacks, mapping, report)
+    for mine, theirs in zip(*norms, strict=True) if trunk_ok else ():
+        mine.load_state_dict(theirs.state_dict())
     same_output = teacher_parts.output == student_parts.output
     teacher_head, student_head = _head_linear(teacher_parts.head), _head_linear(student_parts.head)
     if not trunk_ok:

@@ -61,6 +61,7 @@ _BOOL_KWARGS = (
     "use_expln",
     "share_features_extractor",
     "normalize_images",
+    "layer_norm",
 )
 
 
@@ -154,6 +155,8 @@ def check_policy_kwargs(algo: str, policy_kwargs: Mapping[str, Any], action_kind
     for key in ("log_std_init", "clip_mean"):
         if key in policy_kwargs and not _is_number(policy_kwargs[key]):
             raise CardFormatError(f"{where}: policy_kwargs.{key} must be a finite number", fix=_FIX)
+    if "layer_norm" in policy_kwargs and algo != "dqn":
+        raise CardFormatError(f"{where}: policy_kwargs.layer_norm is for DQN only", fix=_FIX)
     critics = policy_kwargs.get("n_critics", 2)
     if "n_critics" in policy_kwargs and (algo not in ("sac", "td3") or not _is_int(critics)):
         raise CardFormatError(f"{where}: policy_kwargs.n_critics must be an integer (SAC/TD3 only)", fix=_FIX)
