@@ -7,11 +7,12 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 import torch
+from stable_baselines3 import DQN
 from torch import nn
 
 from rltransfer.errors import CardFormatError, ConfigError
 from rltransfer.mapping import Mapping
-from rltransfer.policies import anatomy
+from rltransfer.policies import LayerNormDQNPolicy, anatomy
 from rltransfer.spaces import SpaceSignature
 from rltransfer.training import TrainConfig, train_student
 from rltransfer.transfer.algorithms import TransferDQN
@@ -19,6 +20,7 @@ from rltransfer.transfer.config import TransferConfig
 from rltransfer.transfer.weights import copy_teacher_weights
 from rltransfer.zoo import load_teacher
 from rltransfer.zoo.card import check_policy_kwargs
+from rltransfer.zoo.importing import import_sb3
 
 
 def _norms(module: nn.Module) -> int:
@@ -115,3 +117,18 @@ def test_weights_copy_only_between_networks_normalised_alike(tiny_zoo: Path) -> 
 def test_critic_layer_norm_takes_only_a_bool_or_null() -> None:
     with pytest.raises(ConfigError, match="critic_layer_norm must be true, false or null"):
         TransferConfig.from_dict({"critic_layer_norm": "yes"})
+
+
+def test_a_layer_norm_dqn_zip_imports_as_a_teacher(tmp_path: Path) -> None:
+    """An SB3 zip of a LayerNorm student (e.g. from a checkpoint) imports with its norms and acts the same."""
+    env = gym.make("CartPole-v1")
+    model = DQN(LayerNormDQNPolicy, env, policy_kwargs={"layer_norm": True, "net_arch": [16]}, seed=0)
+    model.save(tmp_path / "model.zip")
+    card = import_sb3(
+        tmp_path / "model.zip", env_id="CartPole-v1", env_kwargs={}, name="normed", zoo=tmp_path / "zoo", episodes=1
+    )
+    assert card.policy_kwargs["layer_norm"] is True
+    teacher = load_teacher(tmp_path / "zoo" / "normed")
+    states = torch.randn(8, 4)
+    with torch.no_grad():
+        assert torch.allclose(teacher.policy.q_net(states), model.q_net(states))  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from typing import Any
 
 from rltransfer.errors import ConfigError, ForeignFileError, IncompatibleSpacesError
 from rltransfer.make import make_env
-from rltransfer.policies import ALGOS, POLICY_CLASSES
+from rltransfer.policies import ALGOS, POLICY_CLASSES, LayerNormDQNPolicy
 from rltransfer.spaces import SpaceSignature
 from rltransfer.zoo.card import TeacherCard, validate_entry_name
 from rltransfer.zoo.publish import ZooEntry, publish_teacher
@@ -83,6 +83,6 @@ def _load_any(zip_path: Path) -> tuple[Any, str]:
         except Exception:
             continue
         for algo_name, policy_class in POLICY_CLASSES.items():
-            if type(model.policy) is policy_class:
+            if type(model.policy) is policy_class or (algo_name == "dqn" and type(model.policy) is LayerNormDQNPolicy):
                 return model, algo_name
     raise ForeignFileError(f"{zip_path} holds no MLP policy of {sorted(ALGOS)}", fix="save it with SB3 >= 2.0")
