@@ -171,7 +171,7 @@ def build_policy(
 ) -> BasePolicy:
     """Construct an untrained SB3 policy of `algo`'s MLP kind for the given spaces."""
     policy_class = lookup(POLICY_CLASSES, algo, what="algorithm")
-    if algo == "dqn" and "layer_norm" in policy_kwargs:
+    if algo.lower() == "dqn" and "layer_norm" in policy_kwargs:
         policy_class = LayerNormDQNPolicy
     policy = policy_class(observation_space, action_space, lambda _: 0.0, **decode_policy_kwargs(policy_kwargs))
     policy.set_training_mode(False)

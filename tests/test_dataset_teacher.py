@@ -93,7 +93,9 @@ def test_a_dataset_teacher_is_replayed_by_instance_transfer_for_every_algorithm(
     # the random probe's steps plus the dataset's transitions used: every target env step counted
     assert result.transfer_env_steps >= used + 2 * 10
     assert result.teacher == str(demos) and result.total_timesteps == steps
-    assert load_teacher(tmp_path / "run" / "student").card.algo == algo
+    card = load_teacher(tmp_path / "run" / "student").card
+    assert card.algo == algo
+    assert card.policy_kwargs.get("layer_norm", False) is (algo == "dqn"), "a replaying DQN gets a LayerNorm Q-network"
 
 
 def test_dataset_instance_transfer_learns_from_the_recorded_behaviour(cartpole_demos: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import gymnasium as gym
@@ -110,8 +111,9 @@ def test_weights_copy_only_between_networks_normalised_alike(tiny_zoo: Path) -> 
     assert "actor trunk (1 layers)" in report.copied
     states = torch.randn(8, 4)
     assert torch.allclose(other.q_net(states), normed.q_net(states))
-    report = copy_teacher_weights(normed.policy, plain.policy, identity)
-    assert any("LayerNorms" in part for part in report.skipped) and not report.copied
+    for teacher, student in ((normed, plain), (plain, other)):
+        report = copy_teacher_weights(teacher.policy, student.policy, identity)
+        assert any("LayerNorms" in part for part in report.skipped) and not report.copied
 
 
 def test_critic_layer_norm_takes_only_a_bool_or_null() -> None:
@@ -132,3 +134,16 @@ def test_a_layer_norm_dqn_zip_imports_as_a_teacher(tmp_path: Path) -> None:
     states = torch.randn(8, 4)
     with torch.no_grad():
         assert torch.allclose(teacher.policy.q_net(states), model.q_net(states))  # type: ignore[attr-defined]
+
+
+def test_auto_with_a_low_confidence_mapping_gets_layer_norm(tiny_zoo: Path) -> None:
+    """auto starts in instance (replay, offline pre-training) below min_confidence, so its Q-network is normalised."""
+    env = gym.make("CartPole-v1")
+    built = {}
+    for confidence in (0.1, 1.0):
+        mapping = dataclasses.replace(Mapping.identity(SpaceSignature.of(env.observation_space)), confidence=confidence)
+        model = TransferDQN(
+            "MlpPolicy", env, teacher="tiny-ppo", zoo=str(tiny_zoo), mapping=mapping, transfer=TransferConfig(), seed=0
+        )
+        built[confidence] = _norms(model.q_net)
+    assert built == {0.1: 2, 1.0: 0}

@@ -114,8 +114,9 @@ class TransferConfig:
     critic_layer_norm: bool | None = None
     """DQN students: a LayerNorm after each hidden layer of the Q-network (RLPD, Ball et al. 2023), so Q-values
     fitted to demonstrations do not extrapolate upwards into the states the student reaches next. None: on when
-    the run starts in instance mode (fixed `instance`, or `auto` with a teacher that is only data), where the
-    Q-network is pre-trained on demonstrations; a student built for weight copies keeps SB3's network."""
+    the run starts in instance mode (fixed `instance`; `auto` with a teacher that is only data or a mapping below
+    `min_confidence`), where the Q-network is pre-trained on demonstrations; a student built for weight copies
+    keeps SB3's network. Other algorithms ignore it."""
     critic_updates: int = 400
     """Minibatch steps of the critic warm-up."""
     distill_epochs: int = 1
