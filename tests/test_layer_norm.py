@@ -18,6 +18,7 @@ from rltransfer.spaces import SpaceSignature
 from rltransfer.training import TrainConfig, train_student
 from rltransfer.transfer.algorithms import TransferDQN
 from rltransfer.transfer.config import TransferConfig
+from rltransfer.transfer.teacher import resolve_teacher
 from rltransfer.transfer.weights import copy_teacher_weights
 from rltransfer.zoo import load_teacher
 from rltransfer.zoo.card import check_policy_kwargs
@@ -137,13 +138,15 @@ def test_a_layer_norm_dqn_zip_imports_as_a_teacher(tmp_path: Path) -> None:
 
 
 def test_auto_with_a_low_confidence_mapping_gets_layer_norm(tiny_zoo: Path) -> None:
-    """auto starts in instance (replay, offline pre-training) below min_confidence, so its Q-network is normalised."""
+    """auto starts in instance (replay, offline pre-training) below min_confidence, so its Q-network is normalised
+    (the teacher resolved first, as `train` and `compare` pass it)."""
     env = gym.make("CartPole-v1")
     built = {}
     for confidence in (0.1, 1.0):
         mapping = dataclasses.replace(Mapping.identity(SpaceSignature.of(env.observation_space)), confidence=confidence)
-        model = TransferDQN(
-            "MlpPolicy", env, teacher="tiny-ppo", zoo=str(tiny_zoo), mapping=mapping, transfer=TransferConfig(), seed=0
+        resolved = resolve_teacher(
+            "tiny-ppo", env_factory=lambda: gym.make("CartPole-v1"), zoo=str(tiny_zoo), mapping=mapping
         )
+        model = TransferDQN("MlpPolicy", env, teacher=resolved, transfer=TransferConfig(), seed=0)
         built[confidence] = _norms(model.q_net)
     assert built == {0.1: 2, 1.0: 0}

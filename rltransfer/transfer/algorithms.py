@@ -1,9 +1,8 @@
 """SB3 algorithms with a teacher: TransferPPO, TransferA2C, TransferDQN, TransferSAC, TransferTD3.
 
-Each is the SB3 class plus TransferMixin, which resolves teacher and mapping first (they decide a DQN
-student's network) and overrides only the hooks: `_setup_model` (build the engine), `train` (SB3's
-update, then the transfer step), `learn` (adds the TransferController callback) and
-`_excluded_save_params`. Use them as SB3 classes:
+Each is the SB3 class plus TransferMixin, which overrides only the hooks: `_setup_model` (resolve
+teacher and mapping, build the engine), `train` (SB3's update, then the transfer step), `learn` (adds
+the TransferController callback) and `_excluded_save_params`. Use them as SB3 classes:
 
     model = TransferPPO("MlpPolicy", env, teacher="cartpole-ppo", transfer=TransferConfig(mode="auto"))
     model.learn(total_timesteps=20_000)
@@ -71,19 +70,16 @@ class TransferMixin:
         **kwargs: Any,
     ) -> None:
         self.transfer_config = transfer or TransferConfig()
-        env_factory = env_factory or env_factory_of(env)
-        # resolved before SB3 seeds the student, so resolving cannot shift its random stream
-        resolved = resolve_teacher(
-            teacher, env_factory=env_factory, zoo=zoo, mapping=mapping, seed=int(kwargs.get("seed") or 0)
-        )
         self._transfer_args: dict[str, Any] = {
-            "teacher": resolved,
-            "env_factory": env_factory,
+            "teacher": teacher,
+            "mapping": mapping,
+            "zoo": zoo,
+            "env_factory": env_factory or env_factory_of(env),
             "decisions_path": decisions_path,
         }
         if isinstance(self, OffPolicyAlgorithm) and kwargs.get("replay_buffer_class") is None:
             kwargs["replay_buffer_class"] = MixedReplayBuffer
-        if isinstance(self, DQN) and policy == "MlpPolicy" and _layer_norm(self.transfer_config, resolved):
+        if isinstance(self, DQN) and policy == "MlpPolicy" and _layer_norm(self.transfer_config, teacher):
             policy = LayerNormDQNPolicy
             kwargs["policy_kwargs"] = {**(kwargs.get("policy_kwargs") or {}), "layer_norm": True}
         super().__init__(policy, env, **kwargs)  # type: ignore[call-arg]
@@ -92,10 +88,13 @@ class TransferMixin:
         super()._setup_model()  # type: ignore[misc]
         args = self._transfer_args
         seed = int(getattr(self, "seed", 0) or 0)
+        resolved = resolve_teacher(
+            args["teacher"], env_factory=args["env_factory"], zoo=args["zoo"], mapping=args["mapping"], seed=seed
+        )
         model: BaseAlgorithm = self  # type: ignore[assignment]
         # the transfer machinery must not shift the student's random stream (auto → none equals scratch)
         with torch.random.fork_rng():
-            self.transfer_engine = TransferEngine(model, args["teacher"], self.transfer_config, args["env_factory"])
+            self.transfer_engine = TransferEngine(model, resolved, self.transfer_config, args["env_factory"])
         self.transfer_controller = TransferController(
             self.transfer_engine, decisions_path=args["decisions_path"], seed=seed
         )
@@ -144,14 +143,19 @@ class TransferMixin:
         return self.transfer_controller.decisions
 
 
-def _layer_norm(config: TransferConfig, teacher: ResolvedTeacher) -> bool:
+def _layer_norm(config: TransferConfig, teacher: Any) -> bool:
     """Whether a DQN student gets LayerNorm in its Q-network (TransferConfig.critic_layer_norm).
 
-    Where the run starts in instance mode: fixed, or as auto does for data or a low-confidence mapping.
+    Where the run starts in instance mode: fixed, or as auto does for data or a low-confidence mapping. Judged
+    from the teacher as given, before SB3 seeds the student (resolving it then would shift the student's random
+    stream): a resolved teacher, as `train` and `compare` pass, tells both; a name or Teacher only the mode.
     """
     if config.critic_layer_norm is not None:
         return config.critic_layer_norm
-    replays = teacher.teacher is None or teacher.mapping.confidence < config.min_confidence
+    if isinstance(teacher, ResolvedTeacher):
+        replays = teacher.teacher is None or teacher.mapping.confidence < config.min_confidence
+    else:
+        replays = isinstance(teacher, Dataset)
     return config.mode == Mode.INSTANCE or (config.mode == Mode.AUTO and replays)
 
 
