@@ -120,6 +120,21 @@ def test_identity_kept_on_weakly_excited_lunar_lander() -> None:
     assert top.env_steps <= 1000
 
 
+def test_a_teacher_on_its_own_task_is_mapped_by_identity() -> None:
+    """pendulum-moon-sac on Pendulum-Moon: the mirror map (angle and action flipped), a symmetry of the pendulum,
+    fit the one-step model better by sampling noise and replaced identity (seed 0); on its own task identity is
+    right by construction, and the teacher that was trained there comes first."""
+    rankings = rank_teachers(
+        "rltransfer/Pendulum-Moon-v0", None, teachers=["pendulum-moon-sac", "pendulum-td3"], seed=0
+    )
+    home = next(r for r in rankings if r.teacher == "pendulum-moon-sac")
+    assert home.mapping.obs.is_identity(3) and home.mapping.action.kind == "identity", home.mapping.evidence["rule"]
+    assert home.mapping.evidence["rule"] == "identity: the teacher was trained on this very task"
+    assert rankings[0].teacher == "pendulum-moon-sac"
+    other = next(r for r in rankings if r.teacher == "pendulum-td3")  # trained on Pendulum-v1: searched as before
+    assert len(other.mapping.evidence["candidates"]) > 1
+
+
 def test_rank_cli_flags_the_short_probe_and_shows_the_runner_up(capsys: pytest.CaptureFixture[str]) -> None:
     """Over the whole shipped zoo a first-round probe gets ~37 steps of a ~300-step landing: flagged, not scored
     above 1; the two landers that successive halving keeps are probed for 200 steps."""

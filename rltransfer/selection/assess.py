@@ -149,7 +149,9 @@ def _candidates(
         card.observation_space.high,
     )
     search = MappingSearch(model, source_stats, target.rollouts, target.env.observation_space, target.env.action_space)
-    return search.candidates(identity=identity_allowed(teacher, target)), model
+    candidates = search.candidates(identity=identity_allowed(teacher, target))
+    home = [c for c in candidates if (c.obs_map, c.action_map) == (identity.obs, identity.action)]
+    return (home if home and target.is_home_of(teacher) else candidates), model
 
 
 def _plan_probes(
@@ -257,6 +259,8 @@ def assess(
         noise=probes.noise,
         model_trusted=model is not None and model.heldout_error <= MODEL_TRUSTED,
     )
+    if len(candidates) == 1 and target.is_home_of(teacher):
+        confirmation = replace(confirmation, reason="identity: the teacher was trained on this very task")
     chosen, probed = confirmation.chosen, confirmation.probed
     zero = chosen.zero_shot if chosen.zero_shot is not None else float("nan")
     student_obs = SpaceSignature.of(target.env.observation_space)

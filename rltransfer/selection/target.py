@@ -188,6 +188,22 @@ class Target:
         self.horizon = env_horizon(env)
         self.rollouts: Rollouts = random_rollouts(env, steps=random_steps, seed=seed)
 
+    def is_home_of(self, teacher: Teacher) -> bool:
+        """Whether the teacher was trained on this very task (same id and the same resolved kwargs).
+
+        There identity is the mapping by construction: a symmetric system's mirror map fits the one-step
+        model as well or, by sampling noise, better (Pendulum: the teacher on its own task was mapped
+        flipped, docs/decisions.md).
+        """
+        spec, card = self.env.spec, teacher.card
+        if spec is None or spec.id != card.env_id:
+            return False
+        try:
+            home = {**gym.spec(card.env_id).kwargs, **card.env_kwargs}
+        except gym.error.Error:
+            return False
+        return home == {**spec.kwargs}
+
     def probe(self, teacher: Teacher, mapping: Mapping, *, episodes: int, horizon: int) -> ProbeResult:
         """`episodes` zero-shot episodes of the mapped teacher, cut at `horizon`."""
         mapped = MappedTeacher(teacher, mapping, self.env.action_space)
