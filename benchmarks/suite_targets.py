@@ -106,6 +106,16 @@ TARGETS: tuple[SuiteTarget, ...] = (
         budget=_CARTPOLE_BUDGET,
     ),
     SuiteTarget(
+        name="CartPole-LowGravity",
+        env_id="rltransfer/CartPole-LowGravity-v0",
+        algo="ppo",
+        teacher="cartpole-generalist-ppo",
+        steps=50_000,
+        threshold=475.0,
+        about="gravity 4.9 m/s²; the [256, 256] generalist into the [64, 64] student: no weight copy",
+        budget=_CARTPOLE_BUDGET,
+    ),
+    SuiteTarget(
         name="Acrobot-Heavy",
         env_id="rltransfer/Acrobot-Heavy-v0",
         algo="ppo",
