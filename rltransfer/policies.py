@@ -54,12 +54,13 @@ class LayerNormDQNPolicy(DQNPolicy):
         """SB3's Q-network, a LayerNorm inserted after each hidden Linear when layer_norm."""
         q_net = super().make_q_net()
         if self.layer_norm:
+            *hidden, head = q_net.q_net.children()
             layers: list[nn.Module] = []
-            for layer in list(q_net.q_net.children())[:-1]:
+            for layer in hidden:
                 layers.append(layer)
                 if isinstance(layer, nn.Linear):
                     layers.append(nn.LayerNorm(layer.out_features))
-            q_net.q_net = nn.Sequential(*layers, list(q_net.q_net.children())[-1]).to(self.device)
+            q_net.q_net = nn.Sequential(*layers, head).to(self.device)
         return q_net
 
     def _get_constructor_parameters(self) -> dict[str, Any]:

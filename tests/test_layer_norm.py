@@ -29,6 +29,12 @@ def _norms(module: nn.Module) -> int:
     return sum(isinstance(m, nn.LayerNorm) for m in module.modules())
 
 
+def _student(zoo: Path, transfer: TransferConfig, **kwargs: object) -> TransferDQN:
+    """A CartPole DQN student of the tiny PPO teacher, built and not trained."""
+    env = gym.make("CartPole-v1")
+    return TransferDQN("MlpPolicy", env, teacher="tiny-ppo", zoo=str(zoo), transfer=transfer, seed=0, **kwargs)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
@@ -42,15 +48,7 @@ def _norms(module: nn.Module) -> int:
 def test_layer_norm_goes_where_demonstrations_fit_the_q_network(
     options: dict[str, object], expected: int, tiny_zoo: Path
 ) -> None:
-    env = gym.make("CartPole-v1")
-    model = TransferDQN(
-        "MlpPolicy",
-        env,
-        teacher="tiny-ppo",
-        zoo=str(tiny_zoo),
-        transfer=TransferConfig(**options),
-        seed=0,  # type: ignore[arg-type]
-    )
+    model = _student(tiny_zoo, TransferConfig(**options))  # type: ignore[arg-type]
     assert _norms(model.q_net) == _norms(model.q_net_target) == expected
     assert model.policy_kwargs.get("layer_norm", False) is (expected > 0)
     assert len(anatomy(model.policy).trunk) == 2  # each hidden block: Linear (+ LayerNorm) + activation
@@ -92,22 +90,15 @@ def test_a_card_asks_for_layer_norm_only_for_dqn() -> None:
 def test_weights_copy_only_between_networks_normalised_alike(tiny_zoo: Path) -> None:
     """A LayerNorm student copies a LayerNorm teacher whole; between a normalised and a plain network the
     Linear weights would compute another function, so the trunk is left to distillation."""
-    env = gym.make("CartPole-v1")
-    build = {"seed": 0, "policy_kwargs": {"net_arch": [16]}}
-    plain, normed = (
-        TransferDQN(
-            "MlpPolicy", env, teacher="tiny-ppo", zoo=str(tiny_zoo), transfer=TransferConfig(mode=mode), **build
-        )
-        for mode in ("representation", "instance")
-    )
-    other = TransferDQN(
-        "MlpPolicy", env, teacher="tiny-ppo", zoo=str(tiny_zoo), transfer=TransferConfig(mode="instance"), **build
+    plain, normed, other = (
+        _student(tiny_zoo, TransferConfig(mode=mode), policy_kwargs={"net_arch": [16]})
+        for mode in ("representation", "instance", "instance")
     )
     with torch.no_grad():
         for module in normed.q_net.modules():
             if isinstance(module, nn.LayerNorm):
                 module.weight.uniform_(0.5, 2.0)
-    identity = Mapping.identity(SpaceSignature.of(env.observation_space))
+    identity = Mapping.identity(SpaceSignature.of(normed.observation_space))
     report = copy_teacher_weights(normed.policy, other.policy, identity)
     assert "actor trunk (1 layers)" in report.copied
     states = torch.randn(8, 4)

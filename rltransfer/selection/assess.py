@@ -127,10 +127,15 @@ def identity_allowed(teacher: Teacher, target: Target) -> bool:
     return identity_fits(student_obs, student_action, card.observation_space, card.action_space)
 
 
+def _with_map(candidates: list[Candidate], mapping: Mapping | None) -> list[Candidate]:
+    """The candidates whose observation and action maps are `mapping`'s."""
+    return [c for c in candidates if mapping is not None and (c.obs_map, c.action_map) == (mapping.obs, mapping.action)]
+
+
 def _candidates(
-    teacher: Teacher, target: Target, transitions: Transitions | None, identity: Mapping, *, seed: int
+    teacher: Teacher, target: Target, transitions: Transitions | None, identity: Mapping, *, home: bool, seed: int
 ) -> tuple[list[Candidate], SourceModel | None]:
-    """The mapping search's candidates (best first) and the source model they were judged by."""
+    """The mapping search's candidates (best first; on the teacher's `home` task identity alone) and their model."""
     card = teacher.card
     if transitions is None:  # no source data: only identity can be judged, by its zero-shot return
         same = SpaceSignature.of(target.env.observation_space).same_as(card.observation_space)
@@ -150,8 +155,7 @@ def _candidates(
     )
     search = MappingSearch(model, source_stats, target.rollouts, target.env.observation_space, target.env.action_space)
     candidates = search.candidates(identity=identity_allowed(teacher, target))
-    home = [c for c in candidates if (c.obs_map, c.action_map) == (identity.obs, identity.action)]
-    return (home if home and target.is_home_of(teacher) else candidates), model
+    return (_with_map(candidates, identity) if home else candidates), model
 
 
 def _plan_probes(
@@ -242,13 +246,13 @@ def assess(
         obs_map = identity.obs if identity else ObsMap(index=(), scale=(), offset=())
         return _unscored(card.name, obs_map, evidence, "no mapping bridges the spaces", started)
     transitions, source_steps = source_transitions(teacher, seed=seed)
-    candidates, model = _candidates(teacher, target, transitions, identity, seed=seed)
+    home = identity_allowed(teacher, target) and target.is_home_of(teacher)
+    candidates, model = _candidates(teacher, target, transitions, identity, home=home, seed=seed)
     if not candidates:
         reason = "no source transitions and different observation spaces"
         return _unscored(card.name, identity.obs, evidence, reason, started)
-    kept = [c for c in candidates if keep is not None and (c.obs_map, c.action_map) == (keep.obs, keep.action)]
-    if kept:
-        episodes = max(1, min(MAX_KEPT_EPISODES, allowance // max(target.horizon, 1)))
+    kept = _with_map(candidates, keep)
+    episodes = max(1, min(MAX_KEPT_EPISODES, allowance // max(target.horizon, 1))) if kept else episodes
     plausible = min(3, len(kept or candidates))
     probes = _plan_probes(teacher, target, transitions, allowance=allowance, plausible=plausible, episodes=episodes)
     confirmation = confirm(
@@ -259,7 +263,7 @@ def assess(
         noise=probes.noise,
         model_trusted=model is not None and model.heldout_error <= MODEL_TRUSTED,
     )
-    if len(candidates) == 1 and target.is_home_of(teacher):
+    if home:
         confirmation = replace(confirmation, reason="identity: the teacher was trained on this very task")
     chosen, probed = confirmation.chosen, confirmation.probed
     zero = chosen.zero_shot if chosen.zero_shot is not None else float("nan")

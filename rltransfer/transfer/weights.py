@@ -74,9 +74,22 @@ def _copy_same(student: nn.Linear, teacher: nn.Linear) -> bool:
 
 
 def _copy_stack(
-    name: str, student: list[nn.Linear], teacher: list[nn.Linear], mapping: Mapping, report: WeightCopyReport
+    name: str,
+    student_blocks: list[nn.Module],
+    teacher_blocks: list[nn.Module],
+    mapping: Mapping,
+    report: WeightCopyReport,
 ) -> bool:
-    """Copy a stack of hidden Linear layers (first one through the obs map). Stops at the first misfit."""
+    """Copy a stack of hidden layers (the first Linear through the obs map), LayerNorms with their Linears.
+
+    Stops at the first misfit. A stack normalised on one side only is not copied: the same Linear weights
+    would compute another function.
+    """
+    norms = _layer_norms(student_blocks), _layer_norms(teacher_blocks)
+    if len(norms[0]) != len(norms[1]):
+        report.skipped.append(f"{name} ({len(norms[1])} teacher LayerNorms vs {len(norms[0])} student ones)")
+        return False
+    student, teacher = _linears(student_blocks), _linears(teacher_blocks)
     if len(student) != len(teacher):
         report.skipped.append(f"{name} ({len(teacher)} teacher layers vs {len(student)} student layers)")
         return False
@@ -87,6 +100,8 @@ def _copy_stack(
                 f"{name} layer {i} (teacher {tuple(theirs.weight.shape)}, student {tuple(mine.weight.shape)})"
             )
             return False
+    for mine_norm, their_norm in zip(*norms, strict=True):
+        mine_norm.load_state_dict(their_norm.state_dict())
     report.copied.append(f"{name} ({len(student)} layers)")
     return True
 
@@ -134,15 +149,7 @@ def copy_teacher_weights(teacher: BasePolicy, student: BasePolicy, mapping: Mapp
     """Copy what fits of the teacher's acting network (and, same family, its critic) into the student."""
     report = WeightCopyReport()
     teacher_parts, student_parts = anatomy(teacher), anatomy(student)
-    norms = _layer_norms(student_parts.trunk), _layer_norms(teacher_parts.trunk)
-    if len(norms[0]) != len(norms[1]):  # the same Linear weights compute another function
-        report.skipped.append(f"actor trunk ({len(norms[1])} teacher LayerNorms vs {len(norms[0])} student ones)")
-        trunk_ok = False
-    else:
-        stacks = _linears(student_parts.trunk), _linears(teacher_parts.trunk)
-        trunk_ok = _copy_stack("actor trunk", *stacks, mapping, report)
-    for mine, theirs in zip(*norms, strict=True) if trunk_ok else ():
-        mine.load_state_dict(theirs.state_dict())
+    trunk_ok = _copy_stack("actor trunk", student_parts.trunk, teacher_parts.trunk, mapping, report)
     same_output = teacher_parts.output == student_parts.output
     teacher_head, student_head = _head_linear(teacher_parts.head), _head_linear(student_parts.head)
     if not trunk_ok:
@@ -162,8 +169,8 @@ def copy_teacher_weights(teacher: BasePolicy, student: BasePolicy, mapping: Mapp
 
 def _copy_critic(teacher: BasePolicy, student: BasePolicy, mapping: Mapping, report: WeightCopyReport) -> None:
     if isinstance(teacher, ActorCriticPolicy) and isinstance(student, ActorCriticPolicy):
-        value_teacher = _linears(list(teacher.mlp_extractor.value_net.children()))
-        value_student = _linears(list(student.mlp_extractor.value_net.children()))
+        value_teacher = list(teacher.mlp_extractor.value_net.children())
+        value_student = list(student.mlp_extractor.value_net.children())
         if _copy_stack("value trunk", value_student, value_teacher, mapping, report):
             if _copy_same(student.value_net, teacher.value_net):
                 report.copied.append("value head")
