@@ -88,6 +88,39 @@ def spearman(scores: list[float], benefits: list[float]) -> float:
     return float(spearmanr(scores, benefits).statistic)
 
 
+def noise_ceiling(samples: list[list[float]]) -> float:
+    """The ρ a ranker that knew every teacher's true benefit could expect against this measurement.
+
+    `samples`: each teacher's per-seed AUCs (a transfer ratio is monotone in AUC: one scratch per target).
+    Single-seed reliability r₁ = mean ρ between the teachers' orders on two different seeds; the mean of
+    n seeds has reliability rₙ = n·r₁ / (1 + (n − 1)·r₁) (Spearman–Brown), and a perfect ranker's
+    expected ρ with it is √rₙ: the noise ceiling of neuroscience's model comparisons. Few seeds and
+    near-equal teachers keep it below 1; nan when no two seeds order the teachers.
+    """
+    n = min((len(s) for s in samples), default=0)
+    pairs = [spearman([s[k] for s in samples], [s[j] for s in samples]) for k in range(n) for j in range(k + 1, n)]
+    finite = [value for value in pairs if np.isfinite(value)]
+    if not finite:
+        return float("nan")
+    single = max(0.0, float(np.mean(finite)))
+    return float(np.sqrt(n * single / (1 + (n - 1) * single)))
+
+
+def separable_pairs(ranked: list[tuple[float, float]]) -> tuple[int, int]:
+    """(pairs ordered right, pairs) among the teacher pairs whose benefit CIs do not overlap.
+
+    `ranked`: each teacher's (CI low, CI high) in rank order. Only these pairs does the measurement order
+    beyond its noise; a ranking that orders them right is right wherever right is measurable.
+    """
+    right = total = 0
+    for i, (low_i, high_i) in enumerate(ranked):
+        for low_j, high_j in ranked[i + 1 :]:
+            if low_i > high_j or low_j > high_i:
+                total += 1
+                right += low_i > high_j
+    return right, total
+
+
 def top1_regret(benefits: list[float]) -> float:
     """(best benefit − benefit of the teacher ranked first) / |best benefit|; `benefits` in rank order.
 
@@ -98,6 +131,10 @@ def top1_regret(benefits: list[float]) -> float:
     if best <= 0:
         return 0.0 if chosen >= best else float("nan")
     return float((best - chosen) / abs(best))
+
+
+def _finite(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def parse_sweep(text: str) -> list[tuple[int, float]]:
@@ -150,8 +187,16 @@ def score_ranking(entry: dict[str, Any], rankings: list[Ranking], basis: dict[st
     recommends = first.teacher if first.fits else "scratch"
     cost = ranking_cost(rankings)
     best = max(benefits, default=float("nan"))
+    cis = [
+        (_finite(measured[r.teacher]["transfer_ratio"]["low"]), _finite(measured[r.teacher]["transfer_ratio"]["high"]))
+        for r in ranked
+    ]
+    right, separable = separable_pairs(cis)
     return {
         "spearman_rho": spearman(scores, benefits) if ranked else float("nan"),
+        "rho_ceiling": noise_ceiling([measured[r.teacher]["auc"] for r in ranked]) if ranked else float("nan"),
+        "separable_pairs": separable,
+        "separable_right": right,
         "top1_regret": top1_regret(benefits) if ranked else float("nan"),
         "first_overall": first.teacher,
         "first_in_matrix": first.teacher in measured,

@@ -6,11 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import one_error_line
 
 from benchmarks.__main__ import main
-from benchmarks.selection import cost_basis, measure, read_json, score_ranking
+from benchmarks.selection import cost_basis, measure, noise_ceiling, read_json, score_ranking, separable_pairs
 from benchmarks.selection_report import render_report, summarize
 from rltransfer.mapping import Mapping, ObsMap
 from rltransfer.selection import RANDOM_SHARE, Ranking, rank_teachers
@@ -27,7 +28,8 @@ def suite_file(env_id: str, time_to_threshold: list[float | None], steps: int = 
 
 
 def cell(mean: float, low: float) -> dict[str, object]:
-    return {"transfer_ratio": {"mean": mean, "low": low, "high": mean + 0.2, "n": 3}}
+    ratio = {"mean": mean, "low": low, "high": mean + 0.2, "n": 3}
+    return {"transfer_ratio": ratio, "auc": [100 * (1 + mean) + d for d in (-1.0, 0.0, 1.0)]}
 
 
 def header() -> dict[str, object]:
@@ -69,6 +71,8 @@ def test_scores_a_real_ranking_against_the_matrix(tmp_path: Path) -> None:
     assert [t["score"] for t in row["teachers"]] == [r.score for r in rankings]  # the same seeded ranking
     assert row["spearman_rho"] == pytest.approx(-1.0)
     assert row["top1_regret"] == pytest.approx(0.8 / 0.9)
+    assert row["rho_ceiling"] == pytest.approx(1.0)  # AUCs far apart for their seeds' spread: the order is settled
+    assert (row["separable_right"], row["separable_pairs"]) == (0, 1)  # only 0.1 vs 0.9 disjoint, in the wrong order
     assert (row["first_overall"], row["first_of_matrix"], row["best_measured"]) == (order[0], order[0], [order[2]])
     assert 0 < row["cost"] <= 300
     assert row["cost_basis"]["steps"] == pytest.approx(3000.0)  # the unreached seed counts as the 5000-step budget
@@ -85,7 +89,9 @@ def test_scores_a_real_ranking_against_the_matrix(tmp_path: Path) -> None:
         assert any(line.startswith(heading) for line in lines), heading
     assert "## How `rltransfer rank` works (README section)" in lines
     (table_row,) = [line for line in lines if line.startswith("| CartPole-LongPole |")]
-    assert table_row.startswith(f"| CartPole-LongPole | PPO | 300 | 0 | 3 | -1.00 | 0.89 | {order[0]} (0.10) |")
+    assert table_row.startswith(
+        f"| CartPole-LongPole | PPO | 300 | 0 | 3 | -1.00 | 1.00 | 0/1 | 0.89 | {order[0]} (0.10) |"
+    )
     assert sum(line.startswith("| mean Spearman ρ ≥ 0.8 | -1.00") and "**MISSED**" in line for line in lines) == 1
 
 
@@ -109,6 +115,22 @@ def test_unmeasured_first_and_turned_down_teacher_are_flagged() -> None:
 
     fits = score_ranking(entry, [ranking("outsider", 0.9), *below[1:]], basis)
     assert (fits["recommends"], fits["turned_down"]) == ("outsider", [])
+
+
+def test_noise_ceiling_falls_when_the_measurement_cannot_order_the_teachers() -> None:
+    rng = np.random.default_rng(0)
+    apart = [list(mean + rng.normal(0, 1, 3)) for mean in (0.0, 10.0, 20.0, 30.0)]
+    overlapping = [list(mean + rng.normal(0, 30, 3)) for mean in (0.0, 1.0, 2.0, 3.0)]
+    assert noise_ceiling(apart) > 0.95
+    assert noise_ceiling(overlapping) < 0.7
+    assert np.isnan(noise_ceiling([[500.0] * 3] * 4))  # no seed orders the teachers
+
+
+def test_separable_pairs_count_only_disjoint_cis_in_rank_order() -> None:
+    # rank order: a (0.5–0.9), b (0.0–0.2), c (0.1–0.6): a > b settled and right; b vs c overlap; a vs c overlap
+    assert separable_pairs([(0.5, 0.9), (0.0, 0.2), (0.1, 0.6)]) == (1, 1)
+    assert separable_pairs([(0.0, 0.2), (0.5, 0.9)]) == (0, 1)
+    assert separable_pairs([(0.0, float("nan")), (0.5, 0.9)]) == (0, 0)  # an undefined CI settles nothing
 
 
 def test_cost_basis_is_the_rl_zoo_budget_where_scratch_never_reaches_the_threshold() -> None:
