@@ -15,6 +15,7 @@ from rltransfer.mapping import ActionMap, Mapping, ObsMap
 from rltransfer.policies import build_policy
 from rltransfer.training import TrainConfig, train_student
 from rltransfer.transfer import TransferConfig, TransferPPO, TransferSAC
+from rltransfer.transfer.config import Mode
 from rltransfer.transfer.losses import layer_pairs
 from rltransfer.transfer.methods import method_builder
 from rltransfer.transfer.weights import copy_teacher_weights
@@ -346,3 +347,31 @@ def test_switch_rows_carry_their_signals_in_the_file(tiny_zoo: Path, tmp_path: P
     last = json.loads(decisions.read_text().splitlines()[-1])
     assert last["mode"] == "instance" and last["agreement"] == 0.5 and last["distill_loss"] == 0.2
     assert last == model.decisions[-1]
+
+
+@pytest.mark.parametrize(("returns", "switches"), [([100.0] * 4, True), ([480.0] * 4, False)])
+def test_stalled_distillation_replays_only_below_the_teacher(
+    returns: list[float], switches: bool, tiny_zoo: Path
+) -> None:
+    """Stalled distillation moves to instance when the student trails the teacher, not when it is at its return."""
+    model = TransferPPO(
+        "MlpPolicy",
+        gym.make("CartPole-v1"),
+        teacher=str(tiny_zoo / "tiny-ppo"),
+        transfer=TransferConfig(mode="auto", **FAST),
+        n_steps=64,
+        policy_kwargs=TINY_NET,
+        seed=0,
+    )
+    controller = model.transfer_controller
+    controller.mode, controller.tried = Mode.REPRESENTATION, [Mode.REPRESENTATION]
+    controller.teacher_return, controller.random_return = 500.0, 20.0
+    controller.num_timesteps, controller.hold_until = 1000, 10_000  # within distil-initialise's hold: no cutoff
+    losses = [0.05, 0.2, 0.19, 0.2]  # never below 0.95× the first: stalled
+    controller.history = [
+        {"return": r, "distill": loss, "agreement": 0.8, "mode": Mode.REPRESENTATION}
+        for r, loss in zip(returns, losses, strict=True)
+    ]
+    mode, reason = controller._next_mode(returns[-1], 0.8)
+    assert (mode == Mode.INSTANCE) is switches, reason
+    assert mode in (Mode.INSTANCE, Mode.REPRESENTATION)

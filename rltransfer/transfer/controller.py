@@ -8,8 +8,8 @@ distillation loss on the student's recent states, learning progress — and deci
   instance when the mapping's confidence is low or the teacher is only data (a dataset is never
   distilled); none when the teacher is not better than random.
 - representation → instance when the distillation loss has stalled for `patience` windows while
-  agreement stays below target (the teacher's actions do not fit the student's network; replaying
-  what it does in the target still carries its returns).
+  agreement stays below target and the student's return is below the teacher's (the teacher's actions
+  do not fit the student's network; replaying what it does in the target still carries its returns).
 - instance → representation when the student's return has not improved for `patience` windows and
   representation has not been tried.
 - any → none when the student's return reaches the teacher's estimate (QDagger's cutoff), or when
@@ -351,8 +351,10 @@ class TransferController(BaseCallback):
 
     def _next_mode(self, student: float, agreement_value: float) -> tuple[Mode, str]:
         config, patience = self.config, self.config.patience
-        caught_up = math.isfinite(student) and student >= self.teacher_return - config.tolerance * self._spread()
-        caught_up = caught_up and self.num_timesteps >= self.hold_until  # a distilled student's return is the teacher's
+        at_teacher = math.isfinite(student) and student >= self.teacher_return - config.tolerance * self._spread()
+        caught_up = (
+            at_teacher and self.num_timesteps >= self.hold_until
+        )  # a distilled student's return is the teacher's
         if self.mode != Mode.NONE and caught_up:
             self.off_reason = "caught_up"
             return Mode.NONE, (
@@ -374,7 +376,9 @@ class TransferController(BaseCallback):
             stalled = bool(losses) and min(losses[1:]) >= 0.95 * losses[0]
             # a distilled student's loss is flat from the start: switch only when its return is not rising either
             rising = bool(returns) and returns[-1] > returns[0]
-            if stalled and not rising and agreement_value < config.agreement_target and Mode.INSTANCE not in self.tried:
+            # a student already at the teacher's return has nothing to gain from its replay (and would pay its demos)
+            wanting = not at_teacher and agreement_value < config.agreement_target
+            if stalled and not rising and wanting and Mode.INSTANCE not in self.tried:
                 return Mode.INSTANCE, (
                     f"distillation stalled (loss {losses[0]:.3g} → {losses[-1]:.3g} over {patience} windows), "
                     f"agreement {agreement_value:.2f} < {config.agreement_target}; teacher's return "
