@@ -134,6 +134,7 @@ def top1_regret(benefits: list[float]) -> float:
 
 
 def _finite(value: float | None) -> float:
+    """A results file's number, nan for its null (an unreached threshold, an undefined CI)."""
     return float("nan") if value is None else float(value)
 
 
@@ -163,7 +164,7 @@ def cost_basis(suite: dict[str, Any]) -> dict[str, Any]:
     """Scratch's steps to threshold from a suite target file, or the RL-Zoo budget where no seed reached it."""
     target = suite["target"]
     per_seed = suite["methods"]["scratch"]["per_seed"]["time_to_threshold"]
-    values = [np.nan if value is None else float(value) for value in per_seed]
+    values = [_finite(value) for value in per_seed]
     estimate = metrics.aggregate_time_to_threshold(values, budget=target["steps"])
     threshold = f"{target['threshold']:g}"
     if estimate.reached:

@@ -37,6 +37,21 @@ def _setup(algo: str) -> tuple[str, str, dict[str, object], int]:
     return "CartPole-v1", "tiny-ppo", {"n_steps": 64} if algo == "ppo" else {"n_steps": 16}, 900
 
 
+def _tiny_ppo(zoo: Path, transfer: TransferConfig, **kwargs: object) -> TransferPPO:
+    """A CartPole PPO student of the tiny PPO teacher (64-step rollouts, a 16-unit net)."""
+    env = gym.make("CartPole-v1")
+    return TransferPPO(
+        "MlpPolicy",
+        env,
+        teacher=str(zoo / "tiny-ppo"),
+        transfer=transfer,
+        n_steps=64,
+        policy_kwargs=TINY_NET,
+        seed=0,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
 def _events(run: Path) -> set[str]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -179,15 +194,7 @@ def test_python_api_feels_like_sb3(tiny_zoo: Path, tmp_path: Path) -> None:
 
 def test_demonstrations_scale_with_the_run(tiny_zoo: Path) -> None:
     """Demonstrations cost target env steps: at most demo_fraction of the run, at most demo_steps."""
-    model = TransferPPO(
-        "MlpPolicy",
-        gym.make("CartPole-v1"),
-        teacher=str(tiny_zoo / "tiny-ppo"),
-        transfer=TransferConfig(mode="instance", probe_episodes=1, demo_steps=2000, demo_fraction=0.1),
-        n_steps=64,
-        policy_kwargs=TINY_NET,
-        seed=0,
-    )
+    model = _tiny_ppo(tiny_zoo, TransferConfig(mode="instance", probe_episodes=1, demo_steps=2000, demo_fraction=0.1))
     model.learn(total_timesteps=1500)
     engine = model.transfer_engine
     probe = engine.probe_demos
@@ -332,16 +339,7 @@ def test_teacher_initialised_sac_acts_during_warmup(warmup: bool, tmp_path: Path
 def test_switch_rows_carry_their_signals_in_the_file(tiny_zoo: Path, tmp_path: Path) -> None:
     """A switch into instance mode logs the signals that triggered it in decisions.jsonl, not only in memory."""
     decisions = tmp_path / "decisions.jsonl"
-    model = TransferPPO(
-        "MlpPolicy",
-        gym.make("CartPole-v1"),
-        teacher=str(tiny_zoo / "tiny-ppo"),
-        transfer=TransferConfig(mode="representation", **FAST),
-        decisions_path=decisions,
-        n_steps=64,
-        policy_kwargs=TINY_NET,
-        seed=0,
-    )
+    model = _tiny_ppo(tiny_zoo, TransferConfig(mode="representation", **FAST), decisions_path=decisions)
     model.learn(total_timesteps=128)
     model.transfer_controller._enter("instance", "distillation stalled", {"agreement": 0.5, "distill_loss": 0.2})
     last = json.loads(decisions.read_text().splitlines()[-1])
@@ -354,15 +352,7 @@ def test_stalled_distillation_replays_only_below_the_teacher(
     returns: list[float], switches: bool, tiny_zoo: Path
 ) -> None:
     """Stalled distillation moves to instance when the student trails the teacher, not when it is at its return."""
-    model = TransferPPO(
-        "MlpPolicy",
-        gym.make("CartPole-v1"),
-        teacher=str(tiny_zoo / "tiny-ppo"),
-        transfer=TransferConfig(mode="auto", **FAST),
-        n_steps=64,
-        policy_kwargs=TINY_NET,
-        seed=0,
-    )
+    model = _tiny_ppo(tiny_zoo, TransferConfig(mode="auto", **FAST))
     controller = model.transfer_controller
     controller.mode, controller.tried = Mode.REPRESENTATION, [Mode.REPRESENTATION]
     controller.teacher_return, controller.random_return = 500.0, 20.0

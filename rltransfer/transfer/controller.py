@@ -352,7 +352,7 @@ class TransferController(BaseCallback):
     def _next_mode(self, student: float, agreement_value: float) -> tuple[Mode, str]:
         config, patience = self.config, self.config.patience
         at_teacher = math.isfinite(student) and student >= self.teacher_return - config.tolerance * self._spread()
-        caught_up = at_teacher and self.num_timesteps >= self.hold_until  # a distilled student is the teacher
+        caught_up = at_teacher and self.num_timesteps >= self.hold_until  # distilled: at it from step 0
         if self.mode != Mode.NONE and caught_up:
             self.off_reason = "caught_up"
             return Mode.NONE, (
