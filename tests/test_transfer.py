@@ -365,3 +365,24 @@ def test_stalled_distillation_replays_only_below_the_teacher(
     mode, reason = controller._next_mode(returns[-1], 0.8)
     assert (mode == Mode.INSTANCE) is switches, reason
     assert mode in (Mode.INSTANCE, Mode.REPRESENTATION)
+
+
+@pytest.mark.parametrize(
+    ("returns", "guarded"), [([300.0, 250.0, 200.0, 150.0], True), ([500.0, 400.0, 300.0, 200.0], False)]
+)
+def test_guard_blames_the_teacher_only_for_a_fall_from_below_it(
+    returns: list[float], guarded: bool, tiny_zoo: Path
+) -> None:
+    """A fall that starts below the teacher's return turns transfer off; one from its level is forgetting, kept on."""
+    model = _tiny_ppo(tiny_zoo, TransferConfig(mode="auto", **FAST))
+    controller = model.transfer_controller
+    controller.mode, controller.tried = Mode.REPRESENTATION, [Mode.REPRESENTATION]
+    controller.teacher_return, controller.random_return = 500.0, 20.0
+    controller.num_timesteps, controller.hold_until = 1000, 10_000  # within distil-initialise's hold: no cutoff
+    controller.history = [
+        {"return": r, "distill": 0.1 / (i + 1), "agreement": 0.8, "mode": Mode.REPRESENTATION}
+        for i, r in enumerate(returns)
+    ]
+    mode, reason = controller._next_mode(returns[-1], 0.8)
+    assert (mode == Mode.NONE and "guard" in reason) is guarded, reason
+    assert mode in (Mode.NONE, Mode.REPRESENTATION)

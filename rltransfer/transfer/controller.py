@@ -12,8 +12,8 @@ distillation loss on the student's recent states, learning progress — and deci
   do not fit the student's network; replaying what it does in the target still carries its returns).
 - instance → representation when the student's return has not improved for `patience` windows and
   representation has not been tried.
-- any → none when the student's return reaches the teacher's estimate (QDagger's cutoff), or when
-  the student's return falls over `patience` windows while transfer is on (negative-transfer guard).
+- any → none when the student's return reaches the teacher's estimate (QDagger's cutoff), or falls over
+  `patience` windows from below it with transfer on (negative-transfer guard; a fall from it is forgetting).
 
 In fixed modes only the weights change. Every window is one row of decisions.jsonl and the
 scalars transfer/mode, weight, agreement, distill_loss, teacher_return_estimate.
@@ -92,9 +92,8 @@ class TransferController(BaseCallback):
     def state_dict(self) -> dict[str, Any]:
         """JSON-safe state for checkpoints (resume continues the same decisions)."""
         state = {key: getattr(self, key) for key in _STATE_KEYS}
-        state["representation_steps"] = self.engine.representation_steps
-        state["acts_in_warmup"] = self.engine.acts_in_warmup
-        for key in ("charged_steps", "replayed", "exploiting", "extra_env_steps", "freeze_until"):
+        engine_keys = ("representation_steps", "acts_in_warmup", "charged_steps", "replayed", "exploiting")
+        for key in (*engine_keys, "extra_env_steps", "freeze_until"):
             state[key] = getattr(self.engine, key)
         return json_safe(json.loads(json.dumps(state, default=float)))  # numpy scalars → float, NaN/inf → None
 
@@ -106,11 +105,10 @@ class TransferController(BaseCallback):
                 setattr(self, key, math.nan if value is None and key.endswith("_return") else value)
         self.mode = Mode(self.mode)
         self.tried = [Mode(mode) for mode in self.tried]
-        self.engine.representation_steps = int(state.get("representation_steps", 0))
-        self.engine.acts_in_warmup = bool(state.get("acts_in_warmup", False))
-        for key in ("charged_steps", "replayed", "extra_env_steps", "freeze_until"):
+        for key in ("representation_steps", "charged_steps", "replayed", "extra_env_steps", "freeze_until"):
             setattr(self.engine, key, int(state.get(key, 0)))
-        self.engine.exploiting = bool(state.get("exploiting", False))
+        for key in ("acts_in_warmup", "exploiting"):
+            setattr(self.engine, key, bool(state.get(key, False)))
 
     # ------------------------------------------------------------------------- callbacks
     def _on_training_start(self) -> None:
@@ -183,6 +181,9 @@ class TransferController(BaseCallback):
 
     def _spread(self) -> float:
         return max(abs(self.teacher_return - self.random_return), 1e-8)
+
+    def _at_teacher(self, value: float) -> bool:
+        return math.isfinite(value) and value >= self.teacher_return - self.config.tolerance * self._spread()
 
     def _teacher_useful(self) -> bool:
         scale = max(abs(self.random_return), abs(self.teacher_return), 1.0)
@@ -351,8 +352,7 @@ class TransferController(BaseCallback):
 
     def _next_mode(self, student: float, agreement_value: float) -> tuple[Mode, str]:
         config, patience = self.config, self.config.patience
-        at_teacher = math.isfinite(student) and student >= self.teacher_return - config.tolerance * self._spread()
-        caught_up = at_teacher and self.num_timesteps >= self.hold_until  # distilled: at it from step 0
+        caught_up = self._at_teacher(student) and self.num_timesteps >= self.hold_until  # distilled: at it from step 0
         if self.mode != Mode.NONE and caught_up:
             self.off_reason = "caught_up"
             return Mode.NONE, (
@@ -361,7 +361,8 @@ class TransferController(BaseCallback):
             )
         returns = self._recent("return", patience + 1)
         falling = bool(returns) and all(b < a for a, b in itertools.pairwise(returns))
-        if self.mode != Mode.NONE and falling and returns[0] - returns[-1] > 0.1 * self._spread():
+        dropped = falling and returns[0] - returns[-1] > 0.1 * self._spread() and not self._at_teacher(returns[0])
+        if self.mode != Mode.NONE and dropped:
             self.off_reason = "guard"
             return Mode.NONE, (
                 f"negative-transfer guard: return fell {returns[0]:.1f} → {returns[-1]:.1f} over {patience} "
@@ -375,7 +376,7 @@ class TransferController(BaseCallback):
             # a distilled student's loss is flat from the start: switch only when its return is not rising either
             rising = bool(returns) and returns[-1] > returns[0]
             # a student already at the teacher's return has nothing to gain from its replay (and would pay its demos)
-            wanting = not at_teacher and agreement_value < config.agreement_target
+            wanting = not self._at_teacher(student) and agreement_value < config.agreement_target
             if stalled and not rising and wanting and Mode.INSTANCE not in self.tried:
                 return Mode.INSTANCE, (
                     f"distillation stalled (loss {losses[0]:.3g} → {losses[-1]:.3g} over {patience} windows), "
