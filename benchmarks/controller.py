@@ -288,7 +288,7 @@ def _seeds(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Read the suite files, record the datasets, run every grid in one invocation, write the report."""
-    started, date = time.time(), now_utc()
+    started, date, revision = time.time(), now_utc(), source_revision()  # the code that runs, not the code at the end
     seeds, quick = _seeds(args), bool(args.quick)
     names = args.only.split(",") if args.only else (QUICK_DATASET_TARGETS if quick else DATASET_TARGETS)
     targets = select_targets([name.strip() for name in names if name.strip()])
@@ -313,7 +313,7 @@ def _run(args: argparse.Namespace) -> int:
         "seeds": list(misleading.seeds),
         "steps": {plan.target.name: plan.policy.total_timesteps for plan in plans}
         | {MISLEADING.name: misleading.total_timesteps},
-        "revision": source_revision(),
+        "revision": revision,
         "machine": machine_description(),
         "date": date,
         "wall_seconds": time.time() - started,

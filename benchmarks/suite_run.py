@@ -135,14 +135,14 @@ def run_target(
     folder = work / target.name
     main, cells = plan_grids(target, seeds=seeds, benefit_seeds=benefit_seeds, quick=quick, work=folder, zoo=zoo)
     grids = [(main, folder / MAIN_DIR), *((cell.spec, cell.folder) for cell in cells if cell.spec is not None)]
-    date, started = now_utc(), time.time()
+    date, started, revision = now_utc(), time.time(), source_revision()  # the code that runs, not the code at the end
     reports = run_grids(grids, workers=workers, progress=progress, command=command_line(PROGRAM))
     header = {
         "command": command_line(PROGRAM),
         "seeds": list(main.seeds),
         "benefit_seeds": list(range(benefit_seeds)),
         "machine": machine_description(),
-        "revision": source_revision(),
+        "revision": revision,
         "date": date,
         "wall_seconds": round(time.time() - started, 1),
         "recorded_run_seconds": round(recorded_run_seconds([folder for _, folder in grids]), 1),

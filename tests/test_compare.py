@@ -19,6 +19,7 @@ from rltransfer import metrics
 from rltransfer.cli import main
 from rltransfer.errors import OutputError
 from rltransfer.experiments import GridSpec, render_report, run_grid
+from rltransfer.experiments.provenance import code_fingerprint
 from rltransfer.training import is_finished, read_episodes
 
 TINY = {
@@ -112,6 +113,21 @@ def test_grid_refuses_runs_of_another_configuration(local_grid: tuple[GridSpec, 
                  "--out", str(out), "--no-progress"])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "another configuration" in err[0] and "total_timesteps" in err[0]
+
+
+def test_grid_refuses_runs_finished_under_other_code(local_grid: tuple[GridSpec, Path]) -> None:
+    """A finished run records the code that trained it; a grid under other code refuses to mix it in."""
+    spec, out = local_grid
+    result = run_folder(out, "scratch", 0) / "result.json"
+    recorded = json.loads(result.read_text())
+    assert recorded["code"] == code_fingerprint()
+    result.write_text(json.dumps({**recorded, "code": "0123456789ab"}))
+    try:
+        with pytest.raises(OutputError, match=r"scratch/seed0 \(0123456789ab\) finished under other code"):
+            run_grid(spec, out, workers=1, progress=False)
+        assert json.loads(result.read_text())["code"] == "0123456789ab"  # refused before anything was written
+    finally:
+        result.write_text(json.dumps(recorded))
 
 
 def test_transfer_options_reach_the_teacher_methods_and_are_part_of_a_runs_identity(

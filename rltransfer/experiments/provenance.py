@@ -6,12 +6,16 @@ files agree on their format.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.util
 import os
 import platform
 import shlex
 import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import torch
 
@@ -54,3 +58,21 @@ def source_revision() -> str:
 def now_utc() -> str:
     """The current date and time, UTC, to the second."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of the Python sources that train and define the targets (the rltransfer and envs packages).
+
+    Each run records it in result.json, so a grid reuses a finished run only under the code that trained
+    it: a git revision says nothing of uncommitted changes or of an installed copy.
+    """
+    envs = importlib.util.find_spec("rltransfer.envs")
+    roots = [Path(__file__).resolve().parents[1]]
+    if envs is not None and envs.origin is not None:
+        roots.append(Path(envs.origin).resolve().parent)
+    digest = hashlib.sha256()
+    for root in dict.fromkeys(roots):
+        for source in sorted(root.rglob("*.py")):
+            digest.update(source.relative_to(root).as_posix().encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:12]

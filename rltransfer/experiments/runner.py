@@ -22,7 +22,7 @@ from rltransfer.experiments.backends import RunOutcome, make_backend
 from rltransfer.experiments.diagnose import read_decisions
 from rltransfer.experiments.grid import GRID_FILE, RUNS_DIR, GridSpec, RunSpec, config_conflict
 from rltransfer.experiments.plots import plot_learning_curves
-from rltransfer.experiments.provenance import machine_description, now_utc
+from rltransfer.experiments.provenance import code_fingerprint, machine_description, now_utc
 from rltransfer.experiments.summary import (
     collect_runs,
     export_tensorboard,
@@ -33,7 +33,7 @@ from rltransfer.experiments.summary import (
 from rltransfer.io import atomic_write_json
 from rltransfer.make import check_env_id
 from rltransfer.policies import algo_class
-from rltransfer.training import check_target_env, is_finished, read_config, read_error
+from rltransfer.training import check_target_env, is_finished, read_config, read_error, read_result
 from rltransfer.transfer.methods import METHODS
 from rltransfer.transfer.teacher import check_teacher
 
@@ -77,12 +77,14 @@ def validate(spec: GridSpec) -> None:
 
 
 def check_reuse(runs: list[RunSpec]) -> None:
-    """Refuse to resume into runs that were trained with a different configuration."""
+    """Refuse to resume into runs that were trained with a different configuration or by other code."""
+    stale: list[str] = []
     for run in runs:
         if not is_finished(run.run_dir):
             continue
         try:
             recorded = read_config(run.run_dir)
+            trained_by = read_result(run.run_dir).get("code") or "unrecorded code"
         except (OSError, ValueError):
             continue
         conflict = config_conflict(recorded, run.config)
@@ -91,6 +93,15 @@ def check_reuse(runs: list[RunSpec]) -> None:
                 f"{run.run_dir} holds a finished run of another configuration ({conflict})",
                 fix="choose another --out, or delete that folder to re-run it",
             )
+        if trained_by != code_fingerprint():
+            stale.append(f"{run.run_dir} ({trained_by})")
+    if stale:
+        more = f" and {len(stale) - 1} more" if len(stale) > 1 else ""
+        raise OutputError(
+            f"{stale[0]}{more} finished under other code than this one ({code_fingerprint()}): "
+            "reusing them would mix code in one report",
+            fix="choose another --out, or delete those run folders to re-run them with this code",
+        )
 
 
 def _record_invocation(out: Path, spec: GridSpec, entry: dict[str, Any]) -> None:

@@ -64,6 +64,11 @@ def read_config(run_dir: str | Path) -> Any:
     return json.loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
 
 
+def read_result(run_dir: str | Path) -> Any:
+    """The parsed result.json of a finished run (OSError or ValueError when missing or not JSON)."""
+    return json.loads((Path(run_dir) / RESULT_FILE).read_text(encoding="utf-8"))
+
+
 def is_finished(run_dir: str | Path) -> bool:
     """True when the run wrote result.json (finished runs are skipped on resume)."""
     return (Path(run_dir) / RESULT_FILE).is_file()

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from rltransfer.experiments.provenance import code_fingerprint
 from rltransfer.io import atomic_write_json
 from rltransfer.training.config import TrainConfig
 from rltransfer.training.folder import RESULT_FILE
@@ -36,6 +37,8 @@ class RunResult:
     """Part of learn_seconds spent in transfer code after setup (extra steps, controller, replay mixing)."""
     learn_seconds: float = 0.0
     """Wall time of model.learn alone (this session's part on resume): the per-step cost of training."""
+    code: str = ""
+    """Fingerprint of the code that trained it (provenance.code_fingerprint): a grid reuses it only under that code."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -69,6 +72,7 @@ def finish_run(
         learn_seconds=learn_seconds,
         transfer_setup_seconds=transfer_setup_seconds,
         transfer_step_seconds=transfer_step_seconds,
+        code=code_fingerprint(),
     )
     atomic_write_json(run_dir / RESULT_FILE, result.to_dict(), sort_keys=False)
     return result
