@@ -347,22 +347,27 @@ def test_switch_rows_carry_their_signals_in_the_file(tiny_zoo: Path, tmp_path: P
     assert last == model.decisions[-1]
 
 
+def _next_mode_while_distilling(zoo: Path, returns: list[float], losses: list[float]) -> tuple[Mode, str]:
+    """auto's next mode for a student distilling a teacher of return 500 (random 20) with these window signals."""
+    model = _tiny_ppo(zoo, TransferConfig(mode="auto", **FAST))
+    controller = model.transfer_controller
+    controller.mode, controller.tried = Mode.REPRESENTATION, [Mode.REPRESENTATION]
+    controller.teacher_return, controller.random_return = 500.0, 20.0
+    controller.num_timesteps, controller.hold_until = 1000, 10_000  # within distil-initialise's hold: no cutoff
+    controller.history = [
+        {"return": r, "distill": loss, "agreement": 0.8, "mode": Mode.REPRESENTATION}
+        for r, loss in zip(returns, losses, strict=True)
+    ]
+    return controller._next_mode(returns[-1], 0.8)
+
+
 @pytest.mark.parametrize(("returns", "switches"), [([100.0] * 4, True), ([480.0] * 4, False)])
 def test_stalled_distillation_replays_only_below_the_teacher(
     returns: list[float], switches: bool, tiny_zoo: Path
 ) -> None:
     """Stalled distillation moves to instance when the student trails the teacher, not when it is at its return."""
-    model = _tiny_ppo(tiny_zoo, TransferConfig(mode="auto", **FAST))
-    controller = model.transfer_controller
-    controller.mode, controller.tried = Mode.REPRESENTATION, [Mode.REPRESENTATION]
-    controller.teacher_return, controller.random_return = 500.0, 20.0
-    controller.num_timesteps, controller.hold_until = 1000, 10_000  # within distil-initialise's hold: no cutoff
-    losses = [0.05, 0.2, 0.19, 0.2]  # never below 0.95× the first: stalled
-    controller.history = [
-        {"return": r, "distill": loss, "agreement": 0.8, "mode": Mode.REPRESENTATION}
-        for r, loss in zip(returns, losses, strict=True)
-    ]
-    mode, reason = controller._next_mode(returns[-1], 0.8)
+    stalled = [0.05, 0.2, 0.19, 0.2]  # never below 0.95× the first
+    mode, reason = _next_mode_while_distilling(tiny_zoo, returns, stalled)
     assert (mode == Mode.INSTANCE) is switches, reason
     assert mode in (Mode.INSTANCE, Mode.REPRESENTATION)
 
@@ -374,15 +379,7 @@ def test_guard_blames_the_teacher_only_for_a_fall_from_below_it(
     returns: list[float], guarded: bool, tiny_zoo: Path
 ) -> None:
     """A fall that starts below the teacher's return turns transfer off; one from its level is forgetting, kept on."""
-    model = _tiny_ppo(tiny_zoo, TransferConfig(mode="auto", **FAST))
-    controller = model.transfer_controller
-    controller.mode, controller.tried = Mode.REPRESENTATION, [Mode.REPRESENTATION]
-    controller.teacher_return, controller.random_return = 500.0, 20.0
-    controller.num_timesteps, controller.hold_until = 1000, 10_000  # within distil-initialise's hold: no cutoff
-    controller.history = [
-        {"return": r, "distill": 0.1 / (i + 1), "agreement": 0.8, "mode": Mode.REPRESENTATION}
-        for i, r in enumerate(returns)
-    ]
-    mode, reason = controller._next_mode(returns[-1], 0.8)
+    falling = [0.1, 0.05, 0.033, 0.025]  # distillation still improving: no stall
+    mode, reason = _next_mode_while_distilling(tiny_zoo, returns, falling)
     assert (mode == Mode.NONE and "guard" in reason) is guarded, reason
     assert mode in (Mode.NONE, Mode.REPRESENTATION)
