@@ -100,7 +100,7 @@ def check_reuse(runs: list[RunSpec]) -> None:
         raise OutputError(
             f"{stale[0]}{more} finished under other code than this one ({code_fingerprint()}): "
             "reusing them would mix code in one report",
-            fix="choose another --out, or delete those run folders to re-run them with this code",
+            fix="write to another output folder, or delete those run folders to re-run them with this code",
         )
 
 
