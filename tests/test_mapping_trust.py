@@ -57,8 +57,10 @@ def test_occam_prior_counts_parts() -> None:
         ((0.99, False), (1.00, False), 0.377, True, "identity"),  # a tie on the probe, a tie in the model: Occam
         ((-0.2, False), (1.00, False), 0.377, True, "swapped"),  # clearly better zero-shot
         ((2.0, True), (1.8, True), 0.377, True, "identity"),  # probes too short, the model cannot tell them apart
-        ((2.0, True), (1.8, True), 0.05, True, "swapped"),  # probes too short, but the model clearly prefers the swap
-        ((2.0, True), (1.8, True), 0.05, False, "identity"),  # ...a model too poor to trust may not overrule identity
+        ((2.0, True), (1.8, True), 0.02, True, "swapped"),  # probes too short, the swap explains identity's error
+        ((2.0, True), (1.8, True), 0.02, False, "identity"),  # ...a model too poor to trust may not overrule identity
+        ((2.0, True), (1.8, True), 0.1, True, "identity"),  # a 4-fold cut only: the physics differ, not coordinates
+        ((0.99, False), (1.00, False), 0.1, True, "identity"),  # ...likewise on a probe tie
         ((1.00, False), (0.40, False), 0.05, True, "identity"),  # identity clearly better zero-shot, whatever the model
     ],
 )
