@@ -17,10 +17,9 @@ from rltransfer.errors import IncompatibleSpacesError
 from rltransfer.make import make_env
 from rltransfer.mapping import ActionMap, Mapping, ObsMap
 from rltransfer.selection import TOO_SHORT_NOTE, find_mapping, rank_teachers
-from rltransfer.selection.assess import probe_too_short
 from rltransfer.selection.confirm import confirm
 from rltransfer.selection.search import Candidate, complexity_of
-from rltransfer.selection.target import ProbeResult
+from rltransfer.selection.target import ProbeResult, probe_too_short
 from rltransfer.zoo import load_teacher
 
 WEAK_LANDER = {"gravity": -5.0, "enable_wind": True, "wind_power": 10.0}
@@ -57,8 +56,10 @@ def test_occam_prior_counts_parts() -> None:
         ((0.99, False), (1.00, False), 0.377, True, "identity"),  # a tie on the probe, a tie in the model: Occam
         ((-0.2, False), (1.00, False), 0.377, True, "swapped"),  # clearly better zero-shot
         ((2.0, True), (1.8, True), 0.377, True, "identity"),  # probes too short, the model cannot tell them apart
-        ((2.0, True), (1.8, True), 0.05, True, "swapped"),  # probes too short, but the model clearly prefers the swap
-        ((2.0, True), (1.8, True), 0.05, False, "identity"),  # ...a model too poor to trust may not overrule identity
+        ((2.0, True), (1.8, True), 0.02, True, "swapped"),  # probes too short, the swap explains identity's error
+        ((2.0, True), (1.8, True), 0.02, False, "identity"),  # ...a model too poor to trust may not overrule identity
+        ((2.0, True), (1.8, True), 0.1, True, "identity"),  # a 4-fold cut only: the physics differ, not coordinates
+        ((0.99, False), (1.00, False), 0.1, True, "identity"),  # ...likewise on a probe tie
         ((1.00, False), (0.40, False), 0.05, True, "identity"),  # identity clearly better zero-shot, whatever the model
     ],
 )
@@ -103,6 +104,22 @@ def test_too_short_probe_is_flagged() -> None:
     assert not probe_too_short(0.9, cut, noise=0.1)
     assert not probe_too_short(2.74, ended, noise=0.0)  # a full episode is a full episode (its score is capped)
     assert not probe_too_short(float("nan"), cut, noise=0.0)
+    # censored: random's reward never varies (−1 per step until a goal) and the cut episode equals random's
+    assert probe_too_short(0.0, cut, noise=0.0, constant_random=True)
+    assert not probe_too_short(0.0, cut, noise=0.0)  # where random's reward varies, equal to random is a verdict
+    assert not probe_too_short(0.0, ended, noise=0.0, constant_random=True)  # an ended episode told its length
+    assert not probe_too_short(0.6, cut, noise=0.0, constant_random=True)  # ahead of random: it told something
+
+
+def test_censored_probe_neither_refutes_nor_confirms() -> None:
+    """Acrobot-Heavy, ranking seed 1: acrobot-dqn's 167-step probe episode is still swinging when cut (−167,
+    random's return over 167 steps); that is not "no better than random", and the trained teacher stays above
+    the under-trained one, though below acrobot-ppo, whose probe ended at −124."""
+    rankings = {r.teacher: r for r in rank_teachers("rltransfer/Acrobot-Heavy-v0", None, seed=1)}
+    dqn = rankings["acrobot-dqn"]
+    assert dqn.evidence["zero_shot"]["uninformative"] and dqn.evidence["zero_shot"]["episodes_ended"] == 0
+    assert dqn.evidence["zero_shot"]["score_term"] <= 0.5 and dqn.evidence["competence"]["value"] > 0.2
+    assert rankings["acrobot-ppo"].score > dqn.score > rankings["acrobot-dqn-undertrained"].score
 
 
 def test_identity_kept_on_weakly_excited_lunar_lander() -> None:

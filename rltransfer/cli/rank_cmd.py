@@ -12,7 +12,7 @@ from rltransfer.errors import ConfigError
 from rltransfer.io import atomic_write_json, json_safe
 from rltransfer.make import parse_env_kwargs
 from rltransfer.selection import DEFAULT_BUDGET, Ranking, Student, rank_teachers, ranking_cost, recommendation
-from rltransfer.selection.assess import TOO_SHORT_NOTE
+from rltransfer.selection.target import TOO_SHORT_NOTE
 
 
 def register(subparsers: Any) -> None:

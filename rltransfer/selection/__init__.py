@@ -21,7 +21,7 @@ from rltransfer.errors import IncompatibleSpacesError, UnknownTeacherError
 from rltransfer.make import make_env
 from rltransfer.mapping import Mapping
 from rltransfer.policies import check_action_space
-from rltransfer.selection.assess import TOO_SHORT_NOTE, assess
+from rltransfer.selection.assess import assess
 from rltransfer.selection.calibration import shipped_calibration
 from rltransfer.selection.dataset import assess_dataset
 from rltransfer.selection.halving import cap_dropped, successive_halving
@@ -46,6 +46,7 @@ from rltransfer.selection.target import (
     DEFAULT_BUDGET,
     RANDOM_SHARE,
     SOURCE_STEPS,
+    TOO_SHORT_NOTE,
     Target,
     env_horizon,
     source_transitions,

@@ -25,9 +25,12 @@ from rltransfer.selection.scoring import (
 )
 from rltransfer.selection.search import Candidate, MappingSearch
 from rltransfer.selection.target import (
+    TOO_SHORT_NOTE,
     ProbeResult,
     Target,
     normalized_return,
+    probe_noise,
+    probe_too_short,
     source_reference,
     source_returns,
     source_transitions,
@@ -37,11 +40,6 @@ from rltransfer.zoo import Teacher
 
 MIN_PROBE_HORIZON = 5
 """Below this many steps a zero-shot probe says nothing; the candidates are judged by the model alone."""
-TOO_SHORT = 1.25
-"""A normalized zero-shot return above this from episodes the probe horizon cut flags the probe too short..."""
-NOISY = 0.5
-"""...as does a probe noise (`probe_noise`) above this, in normalized-return units."""
-TOO_SHORT_NOTE = "probe too short: episodes did not end"
 TOO_SHORT_CREDIT = 0.5
 """What a probe that confirms nothing but beat random counts for in the score, when its stand-in is lower."""
 MAX_KEPT_EPISODES = 5
@@ -49,29 +47,6 @@ MAX_KEPT_EPISODES = 5
 MODEL_TRUSTED = 0.5
 """A source model with a held-out normalized error above this (it explains under half of its own source
 data, as on LunarLander) may not overrule identity without a probe that confirms it."""
-
-
-def probe_noise(at_home: list[float], random_in_target: list[float], gap: float, episodes: int) -> float:
-    """Standard error of one normalized zero-shot return (0 when it cannot be estimated).
-
-    How much first-H returns vary from episode to episode, at home (the teacher's stored source episodes)
-    and in the target (the shared random episodes), over the teacher-random gap and √episodes.
-    """
-    spreads = [float(np.var(r, ddof=1)) for r in (at_home, random_in_target) if len(r) >= 2]
-    if not spreads or not np.isfinite(gap) or gap <= 1e-9:
-        return 0.0
-    return float(np.sqrt(sum(spreads)) / gap / np.sqrt(max(episodes, 1)))
-
-
-def probe_too_short(normalized: float, result: ProbeResult, noise: float) -> bool:
-    """Whether a probe was too short to tell: episodes still running, and far above 1 or too noisy.
-
-    Far above 1: normalized return above TOO_SHORT; too noisy: `probe_noise` above NOISY. Over the first
-    few steps of a long episode the teacher's own source return hardly differs from random's, so the
-    ratio is noise (LunarLander: 2.74 after 27 steps); it confirms nothing.
-    """
-    far_above = np.isfinite(normalized) and normalized > TOO_SHORT
-    return bool(any(result.cut) and np.isfinite(normalized) and (far_above or noise > NOISY))
 
 
 @dataclass
@@ -85,6 +60,7 @@ class _Probes:
     random_h: float
     teacher_h: float
     noise: float = 0.0
+    constant_random: bool = False
     steps: int = 0
     results: list[tuple[Candidate, ProbeResult]] = field(default_factory=list)
 
@@ -95,7 +71,7 @@ class _Probes:
         self.steps += result.env_steps
         self.results.append((candidate, result))
         normalized = normalized_return(result.mean, self.random_h, self.teacher_h)
-        return normalized, probe_too_short(normalized, result, self.noise)
+        return normalized, probe_too_short(normalized, result, self.noise, constant_random=self.constant_random)
 
     def of(self, candidate: Candidate) -> ProbeResult | None:
         """The probe of `candidate`'s mapping, None when it was not probed."""
@@ -170,10 +146,12 @@ def _plan_probes(
         return _Probes(target, teacher, episodes, horizon, float("nan"), float("nan"))
     # the H-step returns every probe is normalized by, computed once (the source ones scan every stored episode)
     at_home = source_returns(transitions, horizon=horizon) if transitions is not None else []
+    random_returns = target.rollouts.random_returns(horizon)
     random_h = target.rollouts.random_return(horizon)
     teacher_h = float(np.mean(at_home)) if at_home else source_reference(teacher, None, horizon)
-    noise = probe_noise(at_home, target.rollouts.random_returns(horizon), teacher_h - random_h, episodes)
-    return _Probes(target, teacher, episodes, horizon, random_h, teacher_h, noise)
+    noise = probe_noise(at_home, random_returns, teacher_h - random_h, episodes)
+    constant = len(target.rollouts.rewards) >= horizon and float(np.ptp(target.rollouts.rewards)) == 0.0
+    return _Probes(target, teacher, episodes, horizon, random_h, teacher_h, noise, constant)
 
 
 def _candidate_evidence(candidate: Candidate, probes: _Probes, student_dim: int) -> dict[str, Any]:
@@ -338,7 +316,8 @@ def _probe_verdict(
     that ran but cannot be normalized (the teacher's own first-H source return is no better than random's)
     or is flagged too short (`probe_too_short`) confirms nothing: min(mapping confidence, dynamics
     similarity) stands in for it, raised to TOO_SHORT_CREDIT where the mapped teacher still beat random's
-    return over the probe (it did not fail, as far as it went). Any zero-shot term is capped at 1.
+    return over the probe (it did not fail, as far as it went), lowered to it where the probe was censored
+    (it did not succeed either). Any zero-shot term is capped at 1.
     """
     random_h, teacher_h = probes.random_h, probes.teacher_h
     uninformative = bool(probed) and (not np.isfinite(zero) or too_short)
@@ -346,6 +325,8 @@ def _probe_verdict(
     beat_random = chosen_probe is not None and np.isfinite(random_h) and chosen_probe.mean > random_h
     if uninformative and beat_random:
         stand_in = max(stand_in, TOO_SHORT_CREDIT)
+    elif uninformative and probes.constant_random and chosen_probe is not None and all(chosen_probe.cut):
+        stand_in = min(stand_in, TOO_SHORT_CREDIT)  # censored: not confirmed, not refuted
     threshold, limit = reward_threshold(target.env), episode_limit(target.env)
     source_tail = teacher.card.eval_mean - teacher_h if transitions is not None else float("nan")
     competence: dict[str, float] = {"value": 0.0, "own": 0.0, "gain": float("nan")}

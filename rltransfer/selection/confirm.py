@@ -12,7 +12,10 @@ probed zero-shot, and the choice follows one rule:
   identity's by OCCAM_MARGIN + OCCAM_PER_PART · c + NOISE_SIGMAS · (the probe's noise); or when the
   probes tie or cannot compare the two (the return cannot be normalized, or a probe is flagged too
   short) and the model says so, Occam's way (`simplest`): identity's model error is outside noise of its
-  — only a model that explains most of its own held-out source data (`model_trusted`) may say so.
+  — only a model that explains most of its own held-out source data (`model_trusted`) may say so, and only
+  when the map cuts identity's error at least EXPLAINS-fold. A map changes coordinates: it explains a
+  coordinate change all but exactly (permuted CartPole: 11.7 → 0.002), never a change of physics (heavier or
+  longer pole: 0.11 → 0.04 at best), where a rescaled map only fits the mismatch a little better.
 - Identity stays otherwise, and always when its zero-shot return is clearly the better one.
 - Without identity, the best informative zero-shot wins; near-ties (TIE) go to the simplest map.
 """
@@ -36,6 +39,8 @@ NOISE_SIGMAS = 2.0
 """Standard errors of the probe (normalized units) a replacement of identity must also clear."""
 ENOUGH = 0.8
 """Once a probed candidate reaches this capped zero-shot return, no further candidate is probed."""
+EXPLAINS = 10.0
+"""How many times below identity's a map's model error must be for the model alone to prefer the map."""
 
 Probe = Callable[[Candidate], tuple[float, bool]]
 """Probe one candidate: (normalized zero-shot return, whether the probe was too short to tell)."""
@@ -143,9 +148,17 @@ class _Rule:
             return simplest(pool), "no informative probe: the simplest map within model noise"
         if best is None:
             best = simplest(challengers)
-        model_prefers = self.model_trusted and simplest([identity, best]) is best
+        model_prefers = (
+            self.model_trusted
+            and simplest([identity, best]) is best
+            and EXPLAINS * best.model_error <= identity.model_error
+        )
         model_says = (
-            "its model error is within noise" if self.model_trusted else "the source model is too poor to overrule it"
+            "the source model is too poor to overrule it"
+            if not self.model_trusted
+            else "its model error is within noise"
+            if simplest([identity, best]) is identity
+            else f"the map cuts its model error less than {EXPLAINS:.0f}-fold (physics, not coordinates, differ)"
         )
         if best.informative and identity.informative:
             gain = best.capped - identity.capped
@@ -156,10 +169,13 @@ class _Rule:
             if gain < -(TIE + NOISE_SIGMAS * self.noise):
                 return identity, f"identity kept: {shown}"
             if model_prefers:
-                return best, f"{shown} (a tie), and identity's model error is outside noise"
+                return best, f"{shown} (a tie), and identity's model error is over {EXPLAINS:.0f}× the map's"
             return identity, f"identity kept: {shown} is within the Occam margin {need:.2f}, and {model_says}"
         if model_prefers:
-            return best, "no probe compares it with identity, and identity's model error is outside noise"
+            return (
+                best,
+                f"no probe compares it with identity, and identity's model error is over {EXPLAINS:.0f}× the map's",
+            )
         return identity, f"identity kept: no probe compares them, and {model_says}"
 
 

@@ -1,4 +1,4 @@
-"""The target side of a ranking: its budget, its shared random rollouts and the zero-shot probes.
+"""The target side of a ranking: its budget, its shared random rollouts, the zero-shot probes and what they tell.
 
 Every target env step a ranking spends goes through `Target`, so what a ranking cost is counted in one
 place. Returns are compared over a common *horizon* H (the first H steps of each episode): the random
@@ -214,3 +214,37 @@ class Target:
             horizon=horizon,
             seed=self.seed + _PROBE_SEED_OFFSET,
         )
+
+
+TOO_SHORT = 1.25
+"""A normalized zero-shot return above this from episodes the probe horizon cut flags the probe too short..."""
+NOISY = 0.5
+"""...as does a probe noise (`probe_noise`) above this, in normalized-return units."""
+TOO_SHORT_NOTE = "probe too short: episodes did not end"
+
+
+def probe_noise(at_home: list[float], random_in_target: list[float], gap: float, episodes: int) -> float:
+    """Standard error of one normalized zero-shot return (0 when it cannot be estimated).
+
+    How much first-H returns vary from episode to episode, at home (the teacher's stored source episodes)
+    and in the target (the shared random episodes), over the teacher-random gap and √episodes.
+    """
+    spreads = [float(np.var(r, ddof=1)) for r in (at_home, random_in_target) if len(r) >= 2]
+    if not spreads or not np.isfinite(gap) or gap <= 1e-9:
+        return 0.0
+    return float(np.sqrt(sum(spreads)) / gap / np.sqrt(max(episodes, 1)))
+
+
+def probe_too_short(normalized: float, result: ProbeResult, noise: float, *, constant_random: bool = False) -> bool:
+    """Whether a probe was too short to tell: episodes still running, and far above 1, too noisy or censored.
+
+    Far above 1: normalized return above TOO_SHORT; too noisy: `probe_noise` above NOISY. Over the first
+    few steps of a long episode the teacher's own source return hardly differs from random's, so the
+    ratio is noise (LunarLander: 2.74 after 27 steps); it confirms nothing. Censored: every episode cut, no
+    better than random, where random's reward per step never varies (a constant reward until a
+    goal, Acrobot's −1): it shows only that the goal was not reached within H, not that the teacher acts
+    like random.
+    """
+    censored = constant_random and all(result.cut) and normalized <= 0
+    far_above = np.isfinite(normalized) and normalized > TOO_SHORT
+    return bool(any(result.cut) and np.isfinite(normalized) and (far_above or noise > NOISY or censored))
