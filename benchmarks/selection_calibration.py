@@ -2,8 +2,9 @@
 
 `python -m benchmarks selection --calibrate` fits rltransfer.selection.calibration on every (score, measured
 benefit) pair of the default-budget rankings and writes the shipped `calibration.json`; the report checks it
-leave-one-target-out (fitted without a target's pairs, scored on them): coverage of the 80% interval and the
-mean absolute error of the predicted transfer ratio.
+leave-one-target-out (fitted without a target's pairs, its band from the other targets' out-of-target
+residuals, scored on the target's pairs): coverage of the 80% interval and the mean absolute error of the
+predicted transfer ratio.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def pairs(rows: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
 def calibrate(rows: list[dict[str, Any]], *, source: dict[str, Any]) -> Calibration:
     """The calibration fitted on all pairs of `rows`."""
     data = pairs(rows)
-    return fit_calibration([s for _, s, _ in data], [b for _, _, b in data], source=source)
+    return fit_calibration(
+        [s for _, s, _ in data], [b for _, _, b in data], source=source, groups=[t for t, _, _ in data]
+    )
 
 
 def leave_one_target_out(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -36,9 +39,11 @@ def leave_one_target_out(rows: list[dict[str, Any]]) -> dict[str, Any]:
     data = pairs(rows)
     per_target = {}
     for target in dict.fromkeys(name for name, _, _ in data):
-        train = [(s, b) for name, s, b in data if name != target]
+        train = [(name, s, b) for name, s, b in data if name != target]
         test = [(s, b) for name, s, b in data if name == target]
-        fit = fit_calibration([s for s, _ in train], [b for _, b in train], source={})
+        fit = fit_calibration(
+            [s for _, s, _ in train], [b for _, _, b in train], source={}, groups=[t for t, _, _ in train]
+        )
         predicted = [fit.predict(s) for s, _ in test]
         inside = [p["low"] <= b <= p["high"] for p, (_, b) in zip(predicted, test, strict=True)]
         errors = [abs(p["mean"] - b) for p, (_, b) in zip(predicted, test, strict=True)]
@@ -63,7 +68,7 @@ def render(calibration: Calibration, check: dict[str, Any], *, written: str | No
         f"Each ranking's score is read as a predicted transfer ratio of `{calibration.source.get('method')}` "
         f"transfer with an {nominal:.0f}% interval (rltransfer.selection.calibration): an isotonic fit of the "
         f"measured transfer ratio on the score over {calibration.points} (score, benefit) pairs of the rankings "
-        f"above, and the residuals' {BAND[0]:.0f}th and {BAND[1]:.0f}th percentiles "
+        f"above, and the {BAND[0]:.0f}th and {BAND[1]:.0f}th percentiles of its out-of-target residuals "
         f"({calibration.low:+.2f}, {calibration.high:+.2f}). "
         + (f"Written to `{written}` (shipped with rltransfer)." if written else "Not written (no --calibrate)."),
         "",
