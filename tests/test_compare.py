@@ -248,5 +248,13 @@ def test_suite_target_file_and_throughput_section(local_grid: tuple[GridSpec, Pa
     ]  # fmt: skip
     section = "\n".join(throughput.throughput_section(rows, 2))
     assert "**1.67×**" in section and "**met**" in section  # 666.7 / 400 ≥ 0.8 · 2
+    rows += [
+        {"workers": 1, "repeat": 1, "runs": 4, "steps": 16000, "seconds": 34.0, "steps_per_second": 470.6,
+         "load_before": 0.1},
+        {"workers": 2, "repeat": 1, "runs": 4, "steps": 16000, "seconds": 18.0, "steps_per_second": 888.9,
+         "load_before": 0.2},
+    ]  # fmt: skip
+    section = "\n".join(throughput.throughput_section(rows, 2))  # 2 s fixed in both; 8 s vs 4 s per 1,000 steps
+    assert "1 worker 2.0 s + 8.00 s, 2 workers 2.0 s + 4.00 s" in section and "**100%**" in section
     with pytest.raises(Exception, match=r'(?i)did you mean "cartpole-longpole"'):
         select_targets(["cartpole-longpol"])
