@@ -14,8 +14,8 @@ probed zero-shot, and the choice follows one rule:
   short) and the model says so, Occam's way (`simplest`): identity's model error is outside noise of its
   — only a model that explains most of its own held-out source data (`model_trusted`) may say so, and only
   when the map cuts identity's error at least EXPLAINS-fold. A map changes coordinates: it explains a
-  coordinate change all but exactly (permuted CartPole: 11.7 → 0.002), never a change of physics (heavier or
-  longer pole: 0.11 → 0.04 at best), where a rescaled map only fits the mismatch a little better.
+  coordinate change all but exactly (permuted CartPole: 11.7 → 0.002), never a change of physics (heavier
+  pole: 0.11 → 0.02 at best), where a rescaled map only fits the mismatch somewhat better.
 - Identity stays otherwise, and always when its zero-shot return is clearly the better one.
 - Without identity, the best informative zero-shot wins; near-ties (TIE) go to the simplest map.
 """
