@@ -59,12 +59,17 @@ def measure_throughput(
     return rows
 
 
+def _run_length(row: dict[str, float]) -> int:
+    """Env steps per run of one measurement."""
+    return int(row["steps"] / row["runs"])
+
+
 def throughput_section(throughput: list[dict[str, float]], workers: int) -> list[str]:
     """The markdown section of a throughput measurement: per run length, a row per round and the median speed-up."""
     if not throughput:
         return []
     first = throughput[0]
-    lengths = sorted({int(r["steps"] / r["runs"]) for r in throughput})
+    lengths = sorted({_run_length(r) for r in throughput})
     lines = [
         "## Grid throughput",
         "",
@@ -78,11 +83,9 @@ def throughput_section(throughput: list[dict[str, float]], workers: int) -> list
     ]
     medians: dict[int, list[float]] = {}
     for row in throughput:
-        length = int(row["steps"] / row["runs"])
+        length = _run_length(row)
         single = next(
-            r
-            for r in throughput
-            if r["repeat"] == row["repeat"] and r["workers"] == 1 and int(r["steps"] / r["runs"]) == length
+            r for r in throughput if r["repeat"] == row["repeat"] and r["workers"] == 1 and _run_length(r) == length
         )
         speedup = row["steps_per_second"] / single["steps_per_second"]
         if row["workers"] == workers and workers > 1:
@@ -117,9 +120,7 @@ def _split_lines(throughput: list[dict[str, float]], workers: int, lengths: list
     fits = {}
     for count in (1, workers):
         times = [
-            statistics.median(
-                r["seconds"] for r in throughput if r["workers"] == count and int(r["steps"] / r["runs"]) == n
-            )
+            statistics.median(r["seconds"] for r in throughput if r["workers"] == count and _run_length(r) == n)
             for n in (lengths[0], lengths[-1])
         ]
         slope = (times[1] - times[0]) / (lengths[-1] - lengths[0]) * 1000
